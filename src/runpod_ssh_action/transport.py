@@ -1,0 +1,495 @@
+"""The one HTTP layer under both API clients.
+
+What RunPod and GitHub share lives here once: a reused ``requests.Session``, HTTPS
+with a TLS 1.2 floor and verified certificates (optionally pinned), timeouts on every
+call, a client-side rate limiter, retries that never repeat a call that may have
+acted, JSON request logs with secrets masked, and per-operation metrics. The two
+clients differ only in how a response says "slow down", which they pass in as a
+``RateLimitRule``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import os
+import random
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TextIO
+from urllib.parse import urlsplit
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
+
+from . import __version__
+from .clock import Clock, remaining
+from .errors import InputError, NetworkError, RateLimitedError, TlsError
+from .masking import Masker
+
+USER_AGENT = f"runpod-ssh-action/{__version__} (+https://github.com/runpod-ssh-action)"
+
+
+# --- endpoints -------------------------------------------------------------------
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(url: str, name: str) -> str:
+    """Return ``url`` if it is HTTPS, or plain HTTP to a loopback stand-in; else raise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InputError(name, f"'{url}' is not an http(s) URL", "Give a full https:// URL")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise InputError(
+            name,
+            "plain HTTP is allowed only to loopback addresses (local stand-ins)",
+            "Use the https:// endpoint",
+        )
+    return url
+
+
+def ca_bundle_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    env = os.environ if env is None else env
+    return env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or None
+
+
+# --- TLS -------------------------------------------------------------------------
+
+
+def spki_pin(cert_der: bytes) -> str:
+    """The base64 SHA-256 of a certificate's SubjectPublicKeyInfo (HPKP style)."""
+    key = x509.load_der_x509_certificate(cert_der).public_key()
+    spki = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+class PinMismatch(ssl.SSLError):
+    pass
+
+
+def _pinned_pool(pins: frozenset[str]) -> type[HTTPSConnectionPool]:
+    """A pool whose connections check the server's key against ``pins`` right after
+    the handshake, before a single request byte (or credential) is sent."""
+
+    class PinnedConnection(HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            der = self.sock.getpeercert(binary_form=True) if self.sock else None  # type: ignore[union-attr]
+            if not der or spki_pin(der) not in pins:
+                self.close()
+                raise PinMismatch("the server's public key matches none of the pins")
+
+    class PinnedPool(HTTPSConnectionPool):
+        ConnectionCls = PinnedConnection
+
+    return PinnedPool
+
+
+class _TlsAdapter(HTTPAdapter):
+    def __init__(self, context: ssl.SSLContext, pins: frozenset[str]):
+        self._context = context
+        self._pins = pins
+        super().__init__(pool_connections=4, pool_maxsize=32, max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+        if self._pins:
+            self.poolmanager.pool_classes_by_scheme = {
+                **self.poolmanager.pool_classes_by_scheme,
+                "https": _pinned_pool(self._pins),
+            }
+
+
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """A fresh context per transport: TLS 1.2 or newer, verification on, and the CA
+    bundle loaded into this context only (a shared one would gather every CA)."""
+    context = ssl.create_default_context(cafile=ca_bundle)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+# --- rate limiting ---------------------------------------------------------------
+
+
+class RateLimiter:
+    """At most ``per_minute`` calls in any 60 s and ``per_second`` in any 1 s.
+
+    A sliding window rather than a token bucket: a bucket with a burst allowance can
+    put more than ``per_minute`` calls into some 60 s window, which is exactly what
+    trips a server enforcing the same numbers.
+    """
+
+    def __init__(self, clock: Clock, per_minute: int = 100, per_second: int = 10):
+        self._clock = clock
+        self._windows = ((60.0, per_minute), (1.0, per_second))
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Block until a call may go; return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock.monotonic()
+                while self._sent and now - self._sent[0] >= 60.0:
+                    self._sent.popleft()
+                wait = 0.0
+                for span, limit in self._windows:
+                    recent = [t for t in self._sent if now - t < span]
+                    if len(recent) >= limit:
+                        wait = max(wait, recent[-limit] + span - now)
+                if wait <= 0:
+                    self._sent.append(now)
+                    return waited
+            self._clock.sleep(wait)
+            waited += wait
+
+
+# --- logs and metrics ------------------------------------------------------------
+
+
+class ApiLog:
+    """JSON lines in the spec's request / response / error formats, masked."""
+
+    def __init__(self, masker: Masker, stream: TextIO | None = None):
+        self._masker = masker
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def emit(self, record: dict[str, Any]) -> None:
+        if self._stream is None:
+            return
+        line = self._masker.redact(json.dumps(self._masker.redact_structure(record)))
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+
+@dataclass
+class OperationStats:
+    calls: int = 0
+    failures: int = 0
+    retries: int = 0
+    total_ms: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class Metrics:
+    """Per-operation counters and durations (the spec's API metrics and error rates)."""
+
+    def __init__(self) -> None:
+        self._ops: dict[str, OperationStats] = {}
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def _stats(self, operation: str) -> OperationStats:
+        return self._ops.setdefault(operation, OperationStats())
+
+    def sent(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def retried(self, operation: str) -> None:
+        with self._lock:
+            self._stats(operation).retries += 1
+
+    def finished(self, operation: str, duration_ms: float, error_code: str | None) -> None:
+        with self._lock:
+            stats = self._stats(operation)
+            stats.calls += 1
+            stats.total_ms += duration_ms
+            if error_code:
+                stats.failures += 1
+                stats.errors[error_code] = stats.errors.get(error_code, 0) + 1
+
+    def snapshot(self) -> dict[str, OperationStats]:
+        with self._lock:
+            return {k: OperationStats(**vars(v)) for k, v in self._ops.items()}
+
+
+# --- the transport ---------------------------------------------------------------
+
+
+class RateLimitRule(Protocol):
+    def __call__(self, response: requests.Response, clock: Clock) -> float | None:
+        """Seconds to wait if ``response`` says "rate limited", else ``None``."""
+        ...
+
+
+def never_rate_limited(response: requests.Response, clock: Clock) -> float | None:
+    return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    deadline_seconds: float = 120.0
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    # Longest single "retry after" we honour; past it the call fails clearly
+    # instead of parking a paid-for step for minutes.
+    max_rate_limit_wait: float = 90.0
+
+
+@dataclass
+class Transport:
+    base_url: str
+    clock: Clock
+    masker: Masker
+    log: ApiLog
+    metrics: Metrics = field(default_factory=Metrics)
+    rate_limit_rule: RateLimitRule = never_rate_limited
+    limiter: RateLimiter | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    connect_timeout: float = 30.0
+    read_timeout: float = 30.0
+    ca_bundle: str | None = None
+    pins: frozenset[str] = frozenset()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=random.Random)
+    # Serialises calls flagged ``exclusive`` (mutations GitHub wants one at a time).
+    _exclusive: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.session = requests.Session()
+        # Proxies and netrc from the environment stay honoured; the CA bundle is
+        # loaded into our own TLS context instead of requests' per-call ``verify``.
+        self.session.headers.update({"User-Agent": USER_AGENT, **self.headers})
+        adapter = _TlsAdapter(tls_context(self.ca_bundle), self.pins)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", HTTPAdapter(max_retries=0))
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        idempotent: bool,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        log_variables: Any = None,
+        exclusive: bool = False,
+    ) -> requests.Response:
+        """Send one call, retrying only where it is safe.
+
+        Rate-limit answers are retried for every call (the server did not act).
+        Network errors and 5xx are retried only when ``idempotent``; otherwise a
+        ``NetworkError`` with ``maybe_acted`` goes to the caller to reconcile.
+        """
+        lock: AbstractContextManager[Any] = self._exclusive if exclusive else nullcontext()
+        with lock:
+            return self._send(
+                method,
+                url,
+                operation=operation,
+                idempotent=idempotent,
+                json_body=json_body,
+                headers=headers,
+                params=params,
+                log_variables=log_variables,
+            )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        idempotent: bool,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        log_variables: Any,
+    ) -> requests.Response:
+        deadline = self.clock.monotonic() + self.retry.deadline_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.limiter:
+                self.limiter.acquire()
+            self.log.emit(
+                {
+                    "timestamp": _stamp(self.clock),
+                    "type": "request",
+                    "operation": operation,
+                    "method": method,
+                    "url": url,
+                    "attempt": attempt,
+                    "variables": log_variables,
+                    "headers": {**self.session.headers, **(headers or {})},
+                }
+            )
+            started = time.perf_counter()
+            self.metrics.sent()
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    headers=dict(headers or {}),
+                    params=params,
+                    timeout=(self.connect_timeout, self.read_timeout),
+                    allow_redirects=False,
+                )
+            except requests.exceptions.SSLError as exc:
+                self._finish(operation, started, "TLS_ERROR", str(exc))
+                raise TlsError(
+                    f"Could not open a trusted TLS connection to {_host(url)}",
+                    _tls_reason(exc),
+                    "Check the endpoint URL, the CA bundle (REQUESTS_CA_BUNDLE) and any "
+                    "certificate pins",
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                error = _network_error(exc, url, self.read_timeout, operation)
+                self._finish(operation, started, error.code, error.why)
+                if not idempotent:
+                    raise error from None
+                wait = self._backoff(attempt)
+                if attempt >= self.retry.max_attempts or wait > remaining(self.clock, deadline):
+                    raise error from None
+                self._retry_wait(operation, wait, error.code)
+                continue
+
+            duration_ms = (time.perf_counter() - started) * 1000
+            limited_wait = self.rate_limit_rule(response, self.clock)
+            if limited_wait is not None:
+                self._finish(operation, started, "RATE_LIMITED", f"HTTP {response.status_code}")
+                wait = max(limited_wait, self._backoff(attempt) if limited_wait == 0 else 0)
+                if (
+                    attempt >= self.retry.max_attempts
+                    or wait > self.retry.max_rate_limit_wait
+                    or wait > remaining(self.clock, deadline)
+                ):
+                    raise RateLimitedError(
+                        f"{operation} was rate limited by {_host(url)}",
+                        f"still limited after {attempt} attempts (next wait {wait:.0f} s)",
+                        "Run fewer starts at once on this key, or retry the job later",
+                    )
+                self._retry_wait(operation, wait, "RATE_LIMITED")
+                continue
+
+            if response.status_code >= 500 and idempotent:
+                self._finish(operation, started, f"HTTP_{response.status_code}", "")
+                wait = self._backoff(attempt)
+                if attempt < self.retry.max_attempts and wait <= remaining(self.clock, deadline):
+                    self._retry_wait(operation, wait, f"HTTP_{response.status_code}")
+                    continue
+                return response
+
+            failed = response.status_code >= 400
+            self.metrics.finished(
+                operation, duration_ms, f"HTTP_{response.status_code}" if failed else None
+            )
+            self.log.emit(
+                {
+                    "timestamp": _stamp(self.clock),
+                    "type": "response",
+                    "operation": operation,
+                    "status": "failed" if failed else "success",
+                    "http_status": response.status_code,
+                    "duration_ms": round(duration_ms, 1),
+                }
+            )
+            return response
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: between half and all of the nominal delay."""
+        nominal = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
+        return nominal / 2 + self.rng.uniform(0, nominal / 2)
+
+    def _retry_wait(self, operation: str, wait: float, code: str) -> None:
+        self.metrics.retried(operation)
+        self.log.emit(
+            {
+                "timestamp": _stamp(self.clock),
+                "type": "retry",
+                "operation": operation,
+                "reason": code,
+                "wait_seconds": round(wait, 3),
+            }
+        )
+        self.clock.sleep(wait)
+
+    def _finish(self, operation: str, started: float, code: str, message: str) -> None:
+        duration_ms = (time.perf_counter() - started) * 1000
+        self.metrics.finished(operation, duration_ms, code)
+        self.log.emit(
+            {
+                "timestamp": _stamp(self.clock),
+                "type": "error",
+                "operation": operation,
+                "status": "failed",
+                "duration_ms": round(duration_ms, 1),
+                "error": {"code": code, "message": message},
+            }
+        )
+
+
+def _stamp(clock: Clock) -> str:
+    return clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def _tls_reason(exc: Exception) -> str:
+    text = str(exc)
+    if "pins" in text:
+        return "the server's public key matches none of the configured pins"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "its certificate is not signed by a trusted CA"
+    if "VERSION" in text.upper() or "PROTOCOL" in text.upper():
+        return "it does not offer TLS 1.2 or newer"
+    return "the TLS handshake failed"
+
+
+def _network_error(exc: Exception, url: str, timeout: float, operation: str) -> NetworkError:
+    host = _host(url)
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.Timeout):
+        code, why = "NETWORK_TIMEOUT", f"no answer within {timeout:g} seconds"
+    elif "Name or service not known" in text or "NameResolution" in text or "getaddrinfo" in text:
+        code, why = "DNS_ERROR", f"the hostname {host} could not be resolved"
+    elif "refused" in text.lower():
+        code, why = "CONNECTION_REFUSED", f"{host} refused the connection"
+    else:
+        code, why = "CONNECTION_RESET", "the connection broke before an answer came"
+    # A refused or unresolved connection never carried the request.
+    maybe_acted = code in ("NETWORK_TIMEOUT", "CONNECTION_RESET")
+    return NetworkError(
+        f"{operation} did not reach {host}",
+        why,
+        code=code,
+        endpoint=url,
+        hostname=host,
+        timeout_seconds=timeout if code == "NETWORK_TIMEOUT" else None,
+        maybe_acted=maybe_acted,
+    )
