@@ -17,7 +17,7 @@ FIELD_MASK = "[MASKED]"
 
 # Keys whose values are secret wherever they appear in a logged structure.
 _SENSITIVE_KEY = re.compile(
-    r"(authorization|token|secret|password|private|api[-_]?key|jit|encoded_jit_config|"
+    r"(^authorization$|token|secret|password|private|api[-_]?key|jit|encoded_jit_config|"
     r"^value$)",
     re.IGNORECASE,
 )
@@ -58,7 +58,9 @@ class Masker:
         registered secrets masked wherever they occur."""
         if isinstance(value, dict):
             return {
-                k: (FIELD_MASK if _SENSITIVE_KEY.search(str(k)) else self.redact_structure(v))
+                k: (
+                    _masked(v) if _SENSITIVE_KEY.search(str(k)) else self.redact_structure(v)
+                )
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):
@@ -70,3 +72,10 @@ class Masker:
     def __contains__(self, value: str) -> bool:
         with self._lock:
             return value in self._secrets
+
+
+def _masked(value: Any) -> str:
+    # A value already masked by its producer ("Bearer [MASKED]") keeps its hint.
+    if isinstance(value, str) and value.endswith(FIELD_MASK):
+        return value
+    return FIELD_MASK

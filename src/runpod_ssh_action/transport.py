@@ -36,7 +36,7 @@ from urllib3.connectionpool import HTTPSConnectionPool
 from . import __version__
 from .clock import Clock, remaining
 from .errors import InputError, NetworkError, RateLimitedError, TlsError
-from .masking import Masker
+from .masking import FIELD_MASK, Masker
 
 USER_AGENT = f"runpod-ssh-action/{__version__} (+https://github.com/runpod-ssh-action)"
 
@@ -343,7 +343,7 @@ class Transport:
                     "url": url,
                     "attempt": attempt,
                     "variables": log_variables,
-                    "headers": {**self.session.headers, **(headers or {})},
+                    "headers": _loggable_headers({**self.session.headers, **(headers or {})}),
                 }
             )
             started = time.perf_counter()
@@ -450,6 +450,19 @@ class Transport:
                 "error": {"code": code, "message": message},
             }
         )
+
+
+def _loggable_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """Headers for the request log, credentials replaced but their scheme kept
+    (``Bearer [MASKED]``) so a log reader can tell which kind of auth was sent."""
+    shown = {}
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            scheme = str(value).split(" ", 1)[0] if " " in str(value) else ""
+            shown[name] = f"{scheme} {FIELD_MASK}".strip()
+        else:
+            shown[name] = str(value)
+    return shown
 
 
 def _stamp(clock: Clock) -> str:
