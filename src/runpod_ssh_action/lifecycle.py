@@ -73,16 +73,19 @@ def login_github(ctx: Context) -> None:
     if settings.uses_app:
         assert settings.github_app_id and settings.github_app_private_key
         key = load_app_private_key(settings.github_app_private_key.get_secret_value())
-        token = github.login_app(settings.github_app_id, key, scope)
+        # reap reads workflow runs, which needs `actions: read` on top of the runner
+        # permission; every other mode gets a token narrowed to that one permission.
+        extra = {"actions": "read"} if settings.mode == "reap" else None
+        token = github.login_app(settings.github_app_id, key, scope, extra_permissions=extra)
         ctx.installation_token = token.token
-        ctx.workflow.save_state("token-minted", "1")
-        secret = token.token
+        if ctx.teardown.github:
+            ctx.teardown.github.login_installation_token(token.token)
     else:
         assert settings.github_token
         secret = settings.github_token.get_secret_value()
         github.login_token(secret)
-    if ctx.teardown.github:
-        ctx.teardown.github.login_token(secret)
+        if ctx.teardown.github:
+            ctx.teardown.github.login_token(secret)
     github.check_runner_access(scope)
     ctx.workflow.info(f"GitHub credentials can manage runners of {scope.path}.")
 
