@@ -104,7 +104,9 @@ def _set_up(
     ctx: Context, item: Rented, pod: Pod, target: ssh.SshTarget, label: str, deadline: float
 ) -> Ready:
     settings = ctx.settings
-    host_keys = ssh.wait_for_login(target, clock=ctx.clock, deadline=deadline)
+    host_keys = ssh.wait_for_login(
+        target, clock=ctx.clock, deadline=deadline, masker=ctx.workflow.masker
+    )
     ctx.timeline.mark(pod.id, "ssh")
     runner: Runner | None = None
     jit_config = registration_token = ""
@@ -142,9 +144,10 @@ def _set_up(
             jit_config=jit_config,
             registration_token=registration_token,
             github_url=settings.github_target_url,
-            runner_group=str(settings.runner_group_id) if settings.runner_scope == "org" else "",
         ),
         timeout=max(30.0, min(600.0, remaining(ctx.clock, deadline))),
+        clock=ctx.clock,
+        masker=ctx.workflow.masker,
     )
     ctx.timeline.mark(pod.id, "bootstrapped")
     if settings.runner and runner is None:
