@@ -46,7 +46,7 @@ class Ready:
 
 
 def bring_up(ctx: Context, rented: list[Rented], label: str, key_path: Path) -> list[Ready]:
-    deadline = ctx.timeline.start + ctx.settings.startup_timeout_minutes * 60
+    deadline = ctx.timeline.start + ctx.settings.startup_timeout_seconds
     pending = {r.pod.id: r for r in rented}
     futures: list[Future[Ready]] = []
     with ThreadPoolExecutor(max_workers=min(16, len(rented)), thread_name_prefix="pod") as pool:
@@ -71,14 +71,18 @@ def bring_up(ctx: Context, rented: list[Rented], label: str, key_path: Path) -> 
                     key_path,
                     ctx.workdir / f"known_hosts-{item.index}",
                 )
-                futures.append(pool.submit(_set_up, ctx, item, pod, target, label, deadline))
+                futures.append(
+                    pool.submit(
+                        _set_up, ctx, item, pod=pod, target=target, label=label, deadline=deadline
+                    )
+                )
             _raise_first_failure(futures)
             if not pending:
                 break
             if remaining(ctx.clock, deadline) <= 0:
                 raise ActionError(
                     f"{len(pending)} pod(s) did not boot in time",
-                    f"no public SSH port after {ctx.settings.startup_timeout_minutes} minutes "
+                    f"no public SSH port after {ctx.settings.startup_timeout_minutes:g} minutes "
                     f"({', '.join(pending)})",
                     "Raise startup-timeout-minutes, or choose an image that starts faster",
                     code="BOOT_TIMEOUT",
@@ -101,7 +105,13 @@ def _raise_first_failure(futures: list[Future[Ready]]) -> None:
 
 
 def _set_up(
-    ctx: Context, item: Rented, pod: Pod, target: ssh.SshTarget, label: str, deadline: float
+    ctx: Context,
+    item: Rented,
+    *,
+    pod: Pod,
+    target: ssh.SshTarget,
+    label: str,
+    deadline: float,
 ) -> Ready:
     settings = ctx.settings
     host_keys = ssh.wait_for_login(
@@ -127,7 +137,7 @@ def _set_up(
             jit_config = jit.encoded_jit_config
         else:
             registration_token = ctx.work.github.registration_token(ctx.scope).token
-    lifetime_end = int(ctx.clock.now().timestamp()) + settings.max_lifetime_minutes * 60
+    lifetime_end = int(ctx.clock.now().timestamp()) + settings.max_lifetime_seconds
     run_bootstrap(
         target,
         BootstrapConfig(
@@ -135,7 +145,7 @@ def _set_up(
             pod_id=pod.id,
             runpod_api_url=settings.runpod_api_url,
             max_lifetime_deadline=lifetime_end,
-            idle_timeout_seconds=settings.idle_timeout_minutes * 60,
+            idle_timeout_seconds=settings.idle_timeout_seconds,
             runner_name=name if settings.runner else "",
             runner_labels=(label, *settings.runner_labels),
             runner_url=settings.runner_tarball_url,

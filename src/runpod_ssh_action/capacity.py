@@ -149,11 +149,14 @@ def rent(
             continue
         keep = adopt(pod)
         cost = pod.cost_per_hr
-        if keep and max_price_per_hour is not None and cost is not None and cost > max_price_per_hour:
+        if (
+            keep
+            and max_price_per_hour is not None
+            and cost is not None
+            and cost > max_price_per_hour
+        ):
             client.terminate(pod.id)
-            record(
-                Attempt(index, rung.gpu_type, rung.capacity, cost, "terminated: over the cap")
-            )
+            record(Attempt(index, rung.gpu_type, rung.capacity, cost, "terminated: over the cap"))
             reasons.append(f"{rung.gpu_type} {rung.capacity}: cost {cost:g} over the cap")
             continue
         if not keep:

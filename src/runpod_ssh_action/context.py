@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from .capacity import Attempt
 from .clock import SystemClock
 from .github import GitHubClient, RunnerScope
 from .ledger import Ledger
-from .capacity import Attempt
-from .naming import run_tag, runner_label
+from .naming import runner_label
 from .runpod import RunPodClient
 from .settings import Settings
 from .timeline import Timeline
@@ -61,8 +61,10 @@ class Context:
     @classmethod
     def create(cls, settings: Settings, workflow: Workflow, cancelled: threading.Event) -> Context:
         clock = SystemClock(cancelled)
-        tag = run_tag(settings.github_repository, settings.github_run_id, settings.github_run_attempt)
-        workdir = Path(settings.runner_temp) / "runpod-ssh-action" / tag
+        # gpus, status and reap from a terminal belong to no run: they name no pods.
+        in_run = bool(settings.github_repository and settings.github_run_id)
+        tag = settings.run_tag if in_run else ""
+        workdir = Path(settings.runner_temp) / "runpod-ssh-action" / (tag or "local")
         workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The JSON request log: kept beside the step's temp files, and echoed to
         # the log only in debug runs, where the runner already expects noise.
@@ -70,9 +72,25 @@ class Context:
         api_log = ApiLog(workflow.masker, log_stream)
         metrics = Metrics()
         scope = _scope(settings)
-        work = _clients(settings, workflow, api_log, metrics, clock, scope, teardown=False)
+        work = _clients(
+            settings,
+            workflow,
+            api_log=api_log,
+            metrics=metrics,
+            clock=clock,
+            scope=scope,
+            teardown=False,
+        )
         calm = SystemClock()
-        teardown = _clients(settings, workflow, api_log, metrics, calm, scope, teardown=True)
+        teardown = _clients(
+            settings,
+            workflow,
+            api_log=api_log,
+            metrics=metrics,
+            clock=calm,
+            scope=scope,
+            teardown=True,
+        )
         return cls(
             settings=settings,
             workflow=workflow,
@@ -85,7 +103,7 @@ class Context:
             scope=scope,
             workdir=workdir,
             metrics=metrics,
-            label=runner_label(tag, random.SystemRandom()),
+            label=runner_label(tag, random.SystemRandom()) if tag else "",
             _log_stream=log_stream,
         )
 
@@ -106,11 +124,11 @@ def _scope(settings: Settings) -> RunnerScope | None:
 def _clients(
     settings: Settings,
     workflow: Workflow,
+    *,
     api_log: ApiLog,
     metrics: Metrics,
     clock: SystemClock,
     scope: RunnerScope | None,
-    *,
     teardown: bool,
 ) -> Clients:
     retry = TEARDOWN_RETRY if teardown else RetryPolicy()

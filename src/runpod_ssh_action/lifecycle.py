@@ -21,7 +21,7 @@ from .context import Context
 from .errors import ActionError
 from .github import load_app_private_key
 from .ledger import parse_ids
-from .naming import parse_pod_name, pod_name, repo_prefix
+from .naming import parse_pod_name, pod_name, repo_prefix, run_prefix
 from .runpod import PodSpec
 from .settings import Settings
 from .teardown import Ended, tear_down
@@ -31,8 +31,6 @@ CONTAINER_TEMP = "/github/runner_temp"
 
 
 def run(command: str, settings: Settings, workflow: Workflow, cancelled: threading.Event) -> int:
-    for secret in settings.secret_values():
-        workflow.masker.add(secret)
     ctx = Context.create(settings, workflow, cancelled)
     try:
         if command == "start":
@@ -105,7 +103,7 @@ def rent_pods(ctx: Context, key: ssh.KeyPair) -> list[Rented]:
         offers = ctx.work.runpod.gpu_types(settings.gpu_count, settings.gpu_types)
         rungs, skipped = plan(wants, offers)
         ctx.attempts.extend(skipped)
-        terminate_after = ctx.clock.now() + timedelta(minutes=settings.max_lifetime_minutes)
+        terminate_after = ctx.clock.now() + timedelta(seconds=settings.max_lifetime_seconds)
         public_keys = "\n".join(k for k in (key.public_openssh, settings.ssh_public_key) if k)
 
         def spec_for(index: int) -> Callable[[Rung], PodSpec]:
@@ -148,7 +146,9 @@ def rent_pods(ctx: Context, key: ssh.KeyPair) -> list[Rented]:
             ctx.workflow.info(f"Pod {index}: {pod.id} ({rung.gpu_type}, {rung.capacity}).")
             return Rented(index, pod, rung)
 
-        with ThreadPoolExecutor(max_workers=min(8, settings.count), thread_name_prefix="rent") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(8, settings.count), thread_name_prefix="rent"
+        ) as pool:
             return list(pool.map(one, range(settings.count)))
 
 
@@ -157,8 +157,13 @@ def publish(ctx: Context, ready: list[Ready]) -> None:
     known_hosts = ctx.workdir / "known_hosts"
     known_hosts.write_text("".join(r.host_keys for r in ready), encoding="utf-8")
     command = ssh.ssh_command(
-        ssh.SshTarget(first.target.host, first.target.port, first.target.user,
-                      first.target.key_path, known_hosts)
+        ssh.SshTarget(
+            first.target.host,
+            first.target.port,
+            first.target.user,
+            first.target.key_path,
+            known_hosts,
+        )
     )
     pods = [
         {
@@ -197,10 +202,15 @@ def publish(ctx: Context, ready: list[Ready]) -> None:
         "## 🚀 RunPod pods ready\n\n"
         + summary.pods(
             [
-                (r.pod.id, f"{r.pod.gpu_display_name or r.rung.gpu_type} ×{settings.gpu_count}",
-                 r.rung.capacity, r.pod.location or settings.cloud_type,
-                 f"${r.pod.cost_per_hr or 0:.3f}", f"{r.target.host}:{r.target.port}",
-                 r.runner.name if r.runner else "SSH only")
+                (
+                    r.pod.id,
+                    f"{r.pod.gpu_display_name or r.rung.gpu_type}  x{settings.gpu_count}",
+                    r.rung.capacity,
+                    r.pod.location or settings.cloud_type,
+                    f"${r.pod.cost_per_hr or 0:.3f}",
+                    f"{r.target.host}:{r.target.port}",
+                    r.runner.name if r.runner else "SSH only",
+                )
                 for r in ready
             ]
         )
@@ -228,7 +238,7 @@ def _guarded_start(ctx: Context, cancelled: threading.Event) -> int:
     def work() -> None:
         try:
             start(ctx)
-        except BaseException as exc:  # noqa: BLE001 - every failure must reach teardown
+        except BaseException as exc:
             failure.append(exc)
 
     worker = threading.Thread(target=work, name="start", daemon=True)
@@ -301,14 +311,16 @@ def stop(ctx: Context) -> int:
     settings = ctx.settings
     if ctx.scope is not None:
         login_github(ctx)
-    run_prefix = ctx.tag.rsplit("-", 1)[0] + "-"
+    by_name = (
+        None if settings.pod_id else run_prefix(settings.github_repository, settings.github_run_id)
+    )
     with ctx.workflow.group("Terminating pods and deleting runners"):
         ended = tear_down(
             ctx,
             ctx.work,
             list(settings.pod_id),
             [],
-            name_prefix=None if settings.pod_id else run_prefix,
+            name_prefix=by_name,
         )
         if settings.pod_id:
             _delete_runners_of(ctx, ended)
@@ -337,7 +349,7 @@ def reap(ctx: Context) -> int:
             continue
         reason = _run_finished(ctx, parsed.run_id, runs)
         age = pod.uptime_seconds
-        if reason is None and age is not None and age > settings.max_age_minutes * 60:
+        if reason is None and age is not None and age > settings.max_age_seconds:
             reason = f"up {age / 60:.0f} min, past max-age-minutes {settings.max_age_minutes}"
         if reason:
             doomed.append((pod.id, reason))
@@ -358,8 +370,9 @@ def reap(ctx: Context) -> int:
         workflow.info(f"{verb} {pod_id}: {reason}.")
     if settings.dry_run:
         return 0
-    ended = tear_down(ctx, ctx.work, [p for p, _ in doomed], [r.id for r in runners],
-                      name_prefix=None)
+    ended = tear_down(
+        ctx, ctx.work, [p for p, _ in doomed], [r.id for r in runners], name_prefix=None
+    )
     workflow.summary(summary.costs([_cost_row(e) for e in ended]))
     _revoke_token(ctx)
     return 1 if any(e.outcome.startswith("FAILED") for e in ended) else 0
@@ -380,8 +393,9 @@ def status(ctx: Context) -> int:
     for pod in ctx.work.runpod.list_pods(repo_prefix(ctx.settings.github_repository)):
         endpoint = pod.ssh_endpoint()
         where = f"{endpoint.host}:{endpoint.port}" if endpoint else "booting"
-        ctx.workflow.info(f"{pod.id} {pod.name} {pod.desired_status} {where} "
-                          f"${pod.cost_per_hr or 0:.3f}/h")
+        ctx.workflow.info(
+            f"{pod.id} {pod.name} {pod.desired_status} {where} ${pod.cost_per_hr or 0:.3f}/h"
+        )
     return 0
 
 
@@ -416,7 +430,8 @@ def _run_finished(ctx: Context, run_id: str, cache: dict[str, str]) -> str | Non
             ctx.settings.github_owner, ctx.settings.github_repo, int(run_id)
         )
         cache[run_id] = (
-            "" if found is None or found.status != "completed"
+            ""
+            if found is None or found.status != "completed"
             else f"workflow run {run_id} has completed ({found.conclusion})"
         )
     return cache[run_id] or None
@@ -454,4 +469,3 @@ def _report_failure(ctx: Context, error: ActionError, step: str) -> None:
     ctx.workflow.summary(summary.failure(error, f"runpod-ssh-action {step}"))
     if ctx.attempts:
         ctx.workflow.summary(summary.attempts(ctx.attempts))
-

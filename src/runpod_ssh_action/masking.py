@@ -58,9 +58,7 @@ class Masker:
         registered secrets masked wherever they occur."""
         if isinstance(value, dict):
             return {
-                k: (
-                    _masked(v) if _SENSITIVE_KEY.search(str(k)) else self.redact_structure(v)
-                )
+                k: (_masked(v) if _SENSITIVE_KEY.search(str(k)) else self.redact_structure(v))
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):

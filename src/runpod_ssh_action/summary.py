@@ -34,8 +34,13 @@ def failure(error: ActionError, step: str) -> str:
 
 def attempts(items: Sequence[Attempt]) -> str:
     rows = [
-        ("all" if a.index is None else a.index, a.gpu_type, a.capacity, _money(a.price_per_hour),
-         a.outcome)
+        (
+            "all" if a.index is None else a.index,
+            a.gpu_type,
+            a.capacity,
+            _money(a.price_per_hour),
+            a.outcome,
+        )
         for a in items
     ]
     return "### Capacity attempts\n\n" + table(
@@ -51,13 +56,16 @@ def pods(rows: Sequence[Sequence[object]]) -> str:
 
 def phases(timeline: Timeline, pod_ids: Sequence[str]) -> str:
     table_rows = []
-    gantt = ["```mermaid", "gantt", "    title Start phases (seconds)", "    dateFormat X",
-             "    axisFormat %s"]
+    gantt = [
+        "```mermaid",
+        "gantt",
+        "    title Start phases (seconds)",
+        "    dateFormat X",
+        "    axisFormat %s",
+    ]
     for pod_id in pod_ids:
         spans = timeline.phases(pod_id)
-        table_rows.append(
-            (pod_id, *(f"{end - begin:.1f} s" for _, begin, end in spans))
-        )
+        table_rows.append((pod_id, *(f"{end - begin:.1f} s" for _, begin, end in spans)))
         gantt.append(f"    section {pod_id}")
         for phase, begin, end in spans:
             gantt.append(f"    {phase} : {int(begin * 1000)}, {max(int(end * 1000), 1)}")
@@ -74,8 +82,13 @@ def costs(rows: Sequence[tuple[str, str, float | None, float | None]]) -> str:
         cost = (uptime or 0) / 3600 * (rate or 0)
         total += cost
         body.append(
-            (pod_id, outcome, "" if uptime is None else f"{uptime / 60:.1f} min", _money(rate),
-             _money(cost))
+            (
+                pod_id,
+                outcome,
+                "" if uptime is None else f"{uptime / 60:.1f} min",
+                _money(rate),
+                _money(cost),
+            )
         )
     return (
         "### Pods ended\n\n"
@@ -86,10 +99,18 @@ def costs(rows: Sequence[tuple[str, str, float | None, float | None]]) -> str:
 
 def api_calls(stats: dict[str, OperationStats]) -> str:
     rows = [
-        (op, s.calls, s.retries, s.failures, f"{s.total_ms / max(s.calls, 1):.0f} ms",
-         ", ".join(f"{k}×{v}" for k, v in sorted(s.errors.items())))
+        (
+            op,
+            s.calls,
+            s.retries,
+            s.failures,
+            f"{s.total_ms / max(s.calls, 1):.0f} ms",
+            ", ".join(f"{k} x{v}" for k, v in sorted(s.errors.items())),
+        )
         for op, s in sorted(stats.items())
     ]
-    return "<details><summary>API calls</summary>\n\n" + table(
-        ("operation", "calls", "retries", "failures", "mean", "errors"), rows
-    ) + "\n</details>\n"
+    return (
+        "<details><summary>API calls</summary>\n\n"
+        + table(("operation", "calls", "retries", "failures", "mean", "errors"), rows)
+        + "\n</details>\n"
+    )

@@ -1,0 +1,294 @@
+"""The command line and the container entry points: flags are inputs, bad inputs stop
+everything with one annotation each, secrets are masked first, signals cancel."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runpod_ssh_action import __version__, cli
+from runpod_ssh_action.errors import ActionError
+from runpod_ssh_action.settings import INPUTS, Settings
+from runpod_ssh_action.workflow import Workflow
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "rpa_CLITESTKEY0123456789"
+TOKEN = "ghp_CLITESTTOKEN0123456789"
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """A clean process environment: the suite may itself run inside Actions, whose
+    GITHUB_OUTPUT and friends a test must never write to."""
+    for name in list(os.environ):
+        if name.startswith(("INPUT_", "GITHUB_", "STATE_", "RUNNER_", "RUNPOD_")):
+            monkeypatch.delenv(name)
+    summary = tmp_path / "summary.md"
+    summary.touch()
+    env = {
+        "INPUT_RUNPOD-API-KEY": API_KEY,
+        "INPUT_GITHUB-TOKEN": TOKEN,
+        "GITHUB_REPOSITORY": "octo-org/gpu-repo",
+        "GITHUB_RUN_ID": "777",
+        "GITHUB_RUN_ATTEMPT": "1",
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+class FakeLifecycle:
+    """Stands in for runpod_ssh_action.lifecycle (imported lazily by main)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Settings]] = []
+        self.behaviour: Callable[[Workflow, threading.Event], int] = lambda wf, ev: 0
+
+    def run(
+        self, command: str, settings: Settings, workflow: Workflow, cancelled: threading.Event
+    ) -> int:
+        self.calls.append((command, settings))
+        return self.behaviour(workflow, cancelled)
+
+
+@pytest.fixture
+def lifecycle(monkeypatch: pytest.MonkeyPatch) -> FakeLifecycle:
+    fake = FakeLifecycle()
+    module = types.ModuleType("runpod_ssh_action.lifecycle")
+    module.run = fake.run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "runpod_ssh_action.lifecycle", module)
+    return fake
+
+
+# --- parse_args -------------------------------------------------------------------
+
+
+def test_every_input_is_a_flag() -> None:
+    argv = ["status"]
+    for spec in INPUTS:
+        argv += [f"--{spec.name}", f"v-{spec.name}"]
+    args = cli.parse_args(argv)
+    assert args.command == "status"
+    assert args.overrides == {spec.name: f"v-{spec.name}" for spec in INPUTS}
+
+
+def test_only_given_flags_become_overrides() -> None:
+    args = cli.parse_args(["gpus", "--gpu-count", "2", "--cloud-type=secure"])
+    assert args == cli.CliArgs("gpus", {"gpu-count": "2", "cloud-type": "secure"})
+
+
+def test_every_flag_takes_a_value_so_none_can_swallow_the_command() -> None:
+    args = cli.parse_args(["--dry-run", "true", "reap", "--runner", "false"])
+    assert args.overrides == {"dry-run": "true", "runner": "false", "mode": "reap"}
+    with pytest.raises(SystemExit):
+        cli.parse_args(["reap", "--dry-run"])
+
+
+def test_mode_commands_set_the_mode() -> None:
+    assert cli.parse_args(["stop"]).overrides == {"mode": "stop"}
+    assert cli.parse_args(["start", "--mode", "START"]).overrides == {"mode": "start"}
+    assert "mode" not in cli.parse_args(["post"]).overrides
+    assert cli.parse_args(["main", "--mode", "reap"]).overrides == {"mode": "reap"}
+
+
+def test_contradicting_mode_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.parse_args(["start", "--mode", "stop"])
+    assert info.value.code == 2
+    assert "contradicts" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["launch"], ["start", "--gpu_count", "1"], ["start", "--nope"]]
+)
+def test_usage_errors(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.parse_args(argv)
+    assert info.value.code == 2
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.parse_args(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"runpod-ssh-action {__version__}"
+
+
+# --- main -------------------------------------------------------------------------
+
+
+def test_bad_inputs_return_1_with_one_error_line_each(
+    environ: dict[str, str],
+    lifecycle: FakeLifecycle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("INPUT_GPU-COUNT", "two")
+    monkeypatch.setenv("INPUT_CLOUD-TYPE", "moon")
+    code = cli.main(["start", "--count", "99"])
+    assert code == 1
+    assert lifecycle.calls == []
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "::error title=Invalid input::Input 'gpu-count' is invalid: must be a whole number "
+        "from 1 to 8, got 'two'.",
+        "::error title=Invalid input::Input 'count' is invalid: must be a whole number "
+        "from 1 to 50, got '99'.",
+        "::error title=Invalid input::Input 'cloud-type' is invalid: must be ALL, SECURE or "
+        "COMMUNITY, got 'moon'.",
+    ]
+    summary = Path(environ["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "invalid inputs" in summary and "gpu-count" in summary
+
+
+def test_bad_secret_is_never_printed(
+    environ: dict[str, str],
+    lifecycle: FakeLifecycle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("INPUT_RUNPOD-API-KEY", "rpa_LEAKME leak")
+    assert cli.main(["start"]) == 1
+    out = capsys.readouterr().out
+    assert "LEAKME" not in out
+    assert out.count("::error") == 1
+    assert "LEAKME" not in Path(environ["GITHUB_STEP_SUMMARY"]).read_text()
+
+
+def test_main_masks_secrets_first_then_runs_the_mode(
+    environ: dict[str, str],
+    lifecycle: FakeLifecycle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("INPUT_MODE", "stop")
+    assert cli.main(["main"]) == 0
+    [(command, settings)] = lifecycle.calls
+    assert (command, settings.mode) == ("stop", "stop")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [f"::add-mask::{API_KEY}", f"::add-mask::{TOKEN}"]
+
+
+def test_command_and_flags_reach_the_lifecycle(
+    environ: dict[str, str], lifecycle: FakeLifecycle
+) -> None:
+    assert cli.main(["reap", "--max-age-minutes", "90", "--dry-run", "true"]) == 0
+    [(command, settings)] = lifecycle.calls
+    assert command == "reap"
+    assert (settings.max_age_minutes, settings.dry_run) == (90, True)
+
+
+def test_lifecycle_exit_code_is_returned(environ: dict[str, str], lifecycle: FakeLifecycle) -> None:
+    lifecycle.behaviour = lambda wf, ev: 1
+    assert cli.main(["start"]) == 1
+
+
+def test_advisories_become_warnings(
+    environ: dict[str, str],
+    lifecycle: FakeLifecycle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("INPUT_ENV", "HF_TOKEN=abc")
+    assert cli.main(["start"]) == 0
+    assert any(
+        line.startswith("::warning::Input 'env' sets HF_TOKEN")
+        for line in capsys.readouterr().out.splitlines()
+    )
+
+
+def test_signals_set_the_cancel_event_and_are_restored(
+    environ: dict[str, str], lifecycle: FakeLifecycle
+) -> None:
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    seen: list[bool] = []
+
+    def behaviour(workflow: Workflow, cancelled: threading.Event) -> int:
+        seen.append(cancelled.is_set())
+        os.kill(os.getpid(), signal.SIGTERM)
+        seen.append(cancelled.wait(5))
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: cleanup goes on
+        return 0
+
+    lifecycle.behaviour = behaviour
+    assert cli.main(["start"]) == 0
+    assert seen == [False, True]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_action_error_from_the_lifecycle_is_one_annotation(
+    environ: dict[str, str], lifecycle: FakeLifecycle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def behaviour(workflow: Workflow, cancelled: threading.Event) -> int:
+        raise ActionError("Renting failed", f"RunPod said no to {API_KEY}", "Try later")
+
+    lifecycle.behaviour = behaviour
+    assert cli.main(["start"]) == 1
+    out = capsys.readouterr().out
+    assert "::error::Renting failed: RunPod said no to ***. Try later." in out.splitlines()
+
+
+def test_unexpected_exception_is_reported_not_raised(
+    environ: dict[str, str], lifecycle: FakeLifecycle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def behaviour(workflow: Workflow, cancelled: threading.Event) -> int:
+        raise KeyError(TOKEN)
+
+    lifecycle.behaviour = behaviour
+    assert cli.main(["start"]) == 1
+    printed = [
+        line for line in capsys.readouterr().out.splitlines() if not line.startswith("::add-mask::")
+    ]
+    assert "::error::Unexpected KeyError: '***'. Please report this bug." in printed
+    assert TOKEN not in "\n".join(printed)
+
+
+def test_post_with_invalid_inputs_has_nothing_to_clean(
+    environ: dict[str, str],
+    lifecycle: FakeLifecycle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("INPUT_GPU-COUNT", "two")
+    assert cli.main(["post"]) == 0
+    assert "::error" not in capsys.readouterr().out
+    assert lifecycle.calls == []
+
+
+def test_container_entry_points(
+    environ: dict[str, str], lifecycle: FakeLifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["runpod-ssh-action-main"])
+    assert cli.main_step() == 0
+    monkeypatch.setattr(sys, "argv", ["runpod-ssh-action-post"])
+    assert cli.post_step() == 0
+    assert [command for command, _ in lifecycle.calls] == ["start", "post"]
+
+
+def test_entrypoint_script_reports_bad_inputs(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "INPUT_RUNPOD-API-KEY": "",
+        "RUNNER_TEMP": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "entrypoint.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    errors = [line for line in done.stdout.splitlines() if line.startswith("::error")]
+    assert errors[0].startswith("::error title=Invalid input::Input 'runpod-api-key' is invalid")

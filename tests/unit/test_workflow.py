@@ -1,0 +1,301 @@
+"""The Actions runtime: files read back the runner's way, masks before values, escapes,
+the summary cap, and the terminal fallbacks."""
+
+from __future__ import annotations
+
+import io
+import stat
+from pathlib import Path
+
+import pytest
+
+from runpod_ssh_action.errors import ActionError
+from runpod_ssh_action.workflow import (
+    SUMMARY_LIMIT,
+    SUMMARY_TRUNCATED,
+    Workflow,
+    escape_data,
+    escape_property,
+    format_file_command,
+    markdown_text,
+    parse_file_commands,
+)
+
+SECRET = "rpa_SECRETVALUE123"
+
+
+def runner_parse(text: str) -> dict[str, str]:
+    """The runner's file-command reader (actions/runner FileCommandManager), ported on
+    its own so the writer is not only checked against its own reader: a line is a
+    heredoc when "<<" comes before any "=", and ReadLine splits on CR, LF and CRLF."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    result: dict[str, str] = {}
+    it = iter(lines)
+    for line in it:
+        if line == "":
+            continue
+        eq, heredoc = line.find("="), line.find("<<")
+        if heredoc >= 0 and (eq < 0 or heredoc < eq):
+            name, delimiter = line[:heredoc], line[heredoc + 2 :]
+            assert name and delimiter, f"invalid heredoc line {line!r}"
+            body = []
+            for value_line in it:
+                if value_line == delimiter:
+                    break
+                body.append(value_line)
+            else:
+                raise AssertionError("missing delimiter: the runner fails the step")
+            result[name] = "\n".join(body)
+        elif eq > 0:
+            result[line[:eq]] = line[eq + 1 :]
+        else:
+            raise AssertionError(f"invalid line {line!r}: the runner fails the step")
+    return result
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    names = {
+        "GITHUB_OUTPUT": "output",
+        "GITHUB_STATE": "state",
+        "GITHUB_STEP_SUMMARY": "summary.md",
+    }
+    env = {var: str(tmp_path / name) for var, name in names.items()}
+    for path in env.values():
+        Path(path).touch()
+    return env
+
+
+def make(env: dict[str, str] | None = None) -> tuple[Workflow, io.StringIO]:
+    out = io.StringIO()
+    return Workflow(env or {}, out), out
+
+
+# --- escapes ----------------------------------------------------------------------
+
+
+def test_escapes_as_the_toolkit_does() -> None:
+    assert escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+
+
+def test_error_with_title_escapes_both_parts() -> None:
+    wf, out = make()
+    wf.error("line one\nline two: 100%", title="Bad: input, really")
+    assert out.getvalue() == ("::error title=Bad%3A input%2C really::line one%0Aline two: 100%25\n")
+
+
+def test_annotations_and_debug() -> None:
+    wf, out = make()
+    wf.warning("w")
+    wf.notice("n", title="T")
+    wf.debug("d")
+    assert out.getvalue().splitlines() == ["::warning::w", "::notice title=T::n", "::debug::d"]
+
+
+def test_group_closes_even_on_error() -> None:
+    wf, out = make()
+    with pytest.raises(RuntimeError), wf.group("Renting: 2 pods"):
+        wf.info("inside")
+        raise RuntimeError
+    assert out.getvalue().splitlines() == ["::group::Renting: 2 pods", "inside", "::endgroup::"]
+
+
+def test_info_cannot_issue_workflow_commands() -> None:
+    wf, out = make()
+    wf.info("  ::add-mask::x\n::set-output name=a::b\nplain :: text")
+    assert out.getvalue().splitlines() == [
+        "|   ::add-mask::x",
+        "| ::set-output name=a::b",
+        "plain :: text",
+    ]
+
+
+# --- masking ----------------------------------------------------------------------
+
+
+def test_mask_is_announced_before_the_value_is_ever_printed() -> None:
+    wf, out = make()
+    wf.add_mask(SECRET)
+    wf.info(f"key={SECRET}")
+    wf.error(f"failed with {SECRET}", title=f"t {SECRET}")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"::add-mask::{SECRET}"
+    assert SECRET not in "\n".join(lines[1:])
+    assert lines[1] == "key=***"
+    assert lines[2] == "::error title=t ***::failed with ***"
+
+
+def test_masker_secrets_are_announced_through_the_workflow() -> None:
+    wf, out = make()
+    wf.masker.add("line-one-secret\nline-two-secret")
+    announced = [
+        line.removeprefix("::add-mask::")
+        for line in out.getvalue().splitlines()
+        if line.startswith("::add-mask::")
+    ]
+    assert set(announced) >= {"line-one-secret", "line-two-secret"}
+    assert "line-one-secret%0Aline-two-secret" in announced
+
+
+def test_a_mask_is_announced_once() -> None:
+    wf, out = make()
+    wf.add_mask(SECRET)
+    wf.add_mask(SECRET)
+    assert out.getvalue().count("::add-mask::") == 1
+
+
+# --- outputs ----------------------------------------------------------------------
+
+
+def test_outputs_round_trip_as_the_runner_reads_them(files: dict[str, str]) -> None:
+    wf, out = make(files)
+    wf.set_output("pod-id", "abc123,def456")
+    wf.set_output("ssh-known-hosts", "[1.2.3.4]:22 ssh-ed25519 AAAA\n[1.2.3.5]:22 ssh-ed25519 BBBB")
+    wf.set_output("pods", '[{"id": "abc123", "note": "a=b<<c"}]')
+    wf.set_output("empty", "")
+    text = Path(files["GITHUB_OUTPUT"]).read_text()
+    expected = {
+        "pod-id": "abc123,def456",
+        "ssh-known-hosts": "[1.2.3.4]:22 ssh-ed25519 AAAA\n[1.2.3.5]:22 ssh-ed25519 BBBB",
+        "pods": '[{"id": "abc123", "note": "a=b<<c"}]',
+        "empty": "",
+    }
+    assert runner_parse(text) == expected
+    assert parse_file_commands(text) == expected
+    assert out.getvalue() == ""
+
+
+def test_multiline_delimiters_are_random(files: dict[str, str]) -> None:
+    wf, _ = make(files)
+    wf.set_output("a", "1\n2")
+    wf.set_output("b", "1\n2")
+    heads = [line for line in Path(files["GITHUB_OUTPUT"]).read_text().splitlines() if "<<" in line]
+    delimiters = {line.split("<<", 1)[1] for line in heads}
+    assert len(delimiters) == 2
+    assert all(d.startswith("ghadelimiter_") for d in delimiters)
+
+
+def test_a_value_holding_the_delimiter_is_refused() -> None:
+    with pytest.raises(ActionError, match="delimiter"):
+        format_file_command("x", "a\nEOF\nb", "EOF")
+
+
+def test_bad_output_names_are_refused() -> None:
+    for name in ("", "a=b", "x<<y", "bad name", "1st"):
+        with pytest.raises(ValueError):
+            format_file_command(name, "v", "D")
+
+
+def test_an_output_carrying_a_secret_is_refused(files: dict[str, str]) -> None:
+    wf, _ = make(files)
+    wf.add_mask(SECRET)
+    with pytest.raises(ActionError, match="secret"):
+        wf.set_output("ssh-command", f"ssh -i {SECRET} root@host")
+    assert Path(files["GITHUB_OUTPUT"]).read_text() == ""
+
+
+def test_outputs_outside_actions_are_printed() -> None:
+    wf, out = make()
+    wf.set_output("ssh-host", "1.2.3.4")
+    wf.set_output("pods", "a\nb")
+    assert parse_file_commands(out.getvalue()) == {"ssh-host": "1.2.3.4", "pods": "a\nb"}
+
+
+# --- state ------------------------------------------------------------------------
+
+
+def test_state_reaches_the_post_step_as_env(files: dict[str, str]) -> None:
+    wf, _ = make(files)
+    wf.save_state("pods", "abc123\ndef456")
+    wf.save_state("outcome", "started")
+    assert wf.state("outcome") == "started"  # this process sees what it saved
+    saved = runner_parse(Path(files["GITHUB_STATE"]).read_text())
+    # The runner turns each entry into STATE_<name> for the post step.
+    post_env = {f"STATE_{k}": v for k, v in saved.items()}
+    post, _ = make(post_env)
+    assert post.state("pods") == "abc123\ndef456"
+    assert post.state("outcome") == "started"
+    assert post.state("missing") is None
+
+
+def test_state_outside_actions_survives_to_the_next_command(tmp_path: Path) -> None:
+    env = {"RUNNER_TEMP": str(tmp_path), "GITHUB_RUN_ID": "42"}
+    start, _ = make(env)
+    start.save_state("pods", "abc123\ndef456")
+    start.save_state("tag", "rpsa-1")
+    [state_file] = tmp_path.iterdir()
+    assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
+    post, _ = make(env)
+    assert post.state("pods") == "abc123\ndef456"
+    assert post.state("tag") == "rpsa-1"
+    # A new step's state replaces the old one, as in Actions.
+    again, _ = make(env)
+    again.save_state("tag", "rpsa-2")
+    later, _ = make(env)
+    assert (later.state("tag"), later.state("pods")) == ("rpsa-2", None)
+    other_run, _ = make({**env, "GITHUB_RUN_ID": "43"})
+    assert other_run.state("tag") is None
+
+
+# --- summary ----------------------------------------------------------------------
+
+
+def test_summary_appends_and_redacts(files: dict[str, str]) -> None:
+    wf, _ = make(files)
+    wf.add_mask(SECRET)
+    wf.summary("## Pods")
+    wf.summary(f"key {SECRET}\n")
+    assert Path(files["GITHUB_STEP_SUMMARY"]).read_text() == "## Pods\nkey ***\n"
+
+
+def test_summary_is_capped_at_one_mebibyte(files: dict[str, str]) -> None:
+    path = Path(files["GITHUB_STEP_SUMMARY"])
+    path.write_bytes(b"x" * (SUMMARY_LIMIT - 1000))
+    wf, _ = make(files)
+    wf.summary("é" * 5000)  # two bytes each: the cut must not split one
+    data = path.read_bytes()
+    assert len(data) <= SUMMARY_LIMIT
+    text = data.decode("utf-8")
+    assert text.endswith(SUMMARY_TRUNCATED)
+    assert "é" in text
+    wf.summary("more")
+    assert path.read_bytes() == data
+
+
+def test_summary_that_fits_is_not_truncated(files: dict[str, str]) -> None:
+    path = Path(files["GITHUB_STEP_SUMMARY"])
+    path.write_bytes(b"x" * (SUMMARY_LIMIT - 10))
+    wf, _ = make(files)
+    wf.summary("12345678")
+    assert path.read_bytes().endswith(b"12345678\n")
+    assert len(path.read_bytes()) == SUMMARY_LIMIT - 1
+
+
+def test_summary_outside_actions_is_printed() -> None:
+    wf, out = make()
+    wf.summary("## Pods\n| a | b |")
+    assert out.getvalue() == "## Pods\n| a | b |\n"
+
+
+def test_markdown_text_is_inert() -> None:
+    assert markdown_text("[x](http://e) <b>*y*</b>\nz") == (
+        "\\[x\\]\\(http://e\\) \\<b\\>\\*y\\*\\</b\\> z"
+    )
+
+
+# --- misc -------------------------------------------------------------------------
+
+
+def test_debug_flag() -> None:
+    assert Workflow({"RUNNER_DEBUG": "1"}, io.StringIO()).is_debug
+    assert not Workflow({}, io.StringIO()).is_debug
+
+
+def test_parse_file_commands_rejects_what_the_runner_rejects() -> None:
+    with pytest.raises(ValueError):
+        parse_file_commands("no equals sign\n")
+    with pytest.raises(ValueError):
+        parse_file_commands("a<<EOF\nnever closed\n")
