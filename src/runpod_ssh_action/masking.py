@@ -22,6 +22,10 @@ _SENSITIVE_KEY = re.compile(
     re.IGNORECASE,
 )
 
+# PEM armour lines ("-----BEGIN PRIVATE KEY-----") are public text: masking them would
+# only blank out every mention of a key format in the log.
+_ARMOR = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]+-----")
+
 # Shorter values would mask ordinary words in the log and hide nothing of worth.
 _MIN_SECRET_LENGTH = 4
 
@@ -37,7 +41,7 @@ class Masker:
         if not value:
             return
         parts = {value.strip()} | {line.strip() for line in value.splitlines()}
-        fresh = [p for p in parts if len(p) >= _MIN_SECRET_LENGTH]
+        fresh = [p for p in parts if len(p) >= _MIN_SECRET_LENGTH and not _ARMOR.fullmatch(p)]
         with self._lock:
             fresh = [p for p in fresh if p not in self._secrets]
             self._secrets.update(fresh)

@@ -108,7 +108,7 @@ def test_ssh_only_with_a_real_login_and_the_post_step(sim: StandIn, tmp_path: Pa
     assert not Path(key).exists()
 
 
-def test_three_pods_share_one_label_and_one_poll_per_round(sim: StandIn) -> None:
+def test_three_pods_share_one_label_and_one_poll_per_round(sim: StandIn, tmp_path: Path) -> None:
     started = actionrun.run(sim.action_env(count=3, gpu_types=A6000, ssh_user=sim.ssh_user))
     assert started.returncode == 0, started.stdout + started.stderr
     pods = started.outputs["pod-id"].split(",")
@@ -122,6 +122,33 @@ def test_three_pods_share_one_label_and_one_poll_per_round(sim: StandIn) -> None
     before = [r for r in polls if r.started < first_ready]
     assert before, "the action polled before any pod was ready"
     assert all(sorted(r.pod_ids) == sorted(pods) for r in before)
+    # Every pod is reachable with strict host-key checking from the outputs alone.
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(started.outputs["ssh-known-hosts"])
+    key = started.outputs["ssh-key-path"]
+    for pod in json.loads(started.outputs["pods"]):
+        login = subprocess.run(
+            [
+                "ssh",
+                "-i",
+                key,
+                "-p",
+                str(pod["ssh-port"]),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                f"UserKnownHostsFile={known_hosts}",
+                f"{sim.ssh_user}@{pod['ssh-host']}",
+                "echo $RUNPOD_POD_ID",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert login.stdout.strip() == pod["id"], login.stderr
 
     stopped = actionrun.run(sim.action_env(mode="stop", run_id=started.env["GITHUB_RUN_ID"]))
     assert stopped.returncode == 0, stopped.stdout

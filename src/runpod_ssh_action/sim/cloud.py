@@ -144,6 +144,18 @@ class PodInfo:
     events: tuple[tuple[float, str], ...]
 
 
+@dataclass(frozen=True)
+class _Machine:
+    """What a pod gets before it is placed: its id, keys and its sshd."""
+
+    pod_id: str
+    gpu_count: int
+    env: list[tuple[str, str]]
+    api_key: str
+    pod_host_id: str
+    sshd: PodSshd
+
+
 def _parse_env(entries: Iterable[Mapping[str, str]] | None) -> list[tuple[str, str]]:
     return [(str(e["key"]), str(e["value"])) for e in entries or () if e is not None]
 
@@ -424,60 +436,28 @@ class Cloud:
     # --- mutations ------------------------------------------------------------------
 
     def create(self, inputs: Mapping[str, Any], *, spot: bool, operation: str) -> Pod:
-        gpu_id = inputs.get("gpuTypeId")
         count = inputs.get("gpuCount")
         count = 1 if count is None else int(count)
         if count < 1:
             raise CloudError("gpuCount must be at least 1", "BAD_USER_INPUT")
-        cloud_type = inputs.get("cloudType") or "ALL"
-        clouds = CLOUDS if cloud_type == "ALL" else (cloud_type,)
         raw_bid = inputs.get("bidPerGpu")
         bid = float(raw_bid) if raw_bid is not None else None
-        no_room = NO_SPOT_INSTANCES if spot else NO_INSTANCES
-        with self._lock:
-            gpu = self.gpu_types.get(gpu_id) if isinstance(gpu_id, str) else None
-            if gpu is None or count > gpu.max_gpu_count or (spot and self.spot_withdrawn):
-                raise CloudError(no_room)
-            too_low: float | None = None
-            for cloud in clouds:
-                price = self._spot_price(gpu, cloud) if spot else self._price(gpu, cloud)
-                if price is None or self.free[(gpu.id, cloud, spot)] < count:
-                    continue
-                minimum = self._minimum_bid(gpu, cloud) if spot else None
-                if minimum is not None and (bid is None or bid < minimum):
-                    too_low = minimum if too_low is None else min(too_low, minimum)
-                    continue
-                return self._new_pod(
-                    inputs,
-                    gpu=gpu,
-                    count=count,
-                    cloud=cloud,
-                    spot=spot,
-                    bid=bid,
-                    operation=operation,
-                )
-            if too_low is not None:
-                raise CloudError(BID_TOO_LOW, "BID_TOO_LOW", bidPrice=bid, minimumBid=too_low)
-            raise CloudError(no_room)
+        # Making the host key takes a process; done before taking the lock so pod
+        # queries are not held up by it.
+        machine = self._machine(inputs, count)
+        try:
+            return self._place(inputs, machine, spot=spot, bid=bid, operation=operation)
+        except BaseException:
+            machine.sshd.remove()
+            raise
 
-    def _new_pod(
-        self,
-        inputs: Mapping[str, Any],
-        *,
-        gpu: GpuType,
-        count: int,
-        cloud: str,
-        spot: bool,
-        bid: float | None,
-        operation: str,
-    ) -> Pod:
+    def _machine(self, inputs: Mapping[str, Any], count: int) -> _Machine:
         pod_id = random_id()
         while pod_id in self.pods:
             pod_id = random_id()
         env = _parse_env(inputs.get("env"))
         public_key = next((v for k, v in reversed(env) if k == "PUBLIC_KEY"), "")
         api_key = "rpa_POD_" + secrets.token_hex(20).upper()
-        machine_id = random_id(12)
         pod_host_id = f"{pod_id}-{secrets.randbelow(10**8):08d}"
         session_env = {
             "RUNPOD_API_KEY": api_key,
@@ -495,6 +475,54 @@ class Cloud:
             sshd_path=self.config.sshd_path,
             keygen_path=self.config.ssh_keygen_path,
         )
+        return _Machine(pod_id, count, env, api_key, pod_host_id, sshd)
+
+    def _place(
+        self,
+        inputs: Mapping[str, Any],
+        machine: _Machine,
+        *,
+        spot: bool,
+        bid: float | None,
+        operation: str,
+    ) -> Pod:
+        """Find room for a pod in the first cloud that has it (under the lock)."""
+        gpu_id, count = inputs.get("gpuTypeId"), machine.gpu_count
+        cloud_type = inputs.get("cloudType") or "ALL"
+        clouds = CLOUDS if cloud_type == "ALL" else (cloud_type,)
+        no_room = NO_SPOT_INSTANCES if spot else NO_INSTANCES
+        with self._lock:
+            gpu = self.gpu_types.get(gpu_id) if isinstance(gpu_id, str) else None
+            if gpu is None or count > gpu.max_gpu_count or (spot and self.spot_withdrawn):
+                raise CloudError(no_room)
+            too_low: float | None = None
+            for cloud in clouds:
+                price = self._spot_price(gpu, cloud) if spot else self._price(gpu, cloud)
+                if price is None or self.free[(gpu.id, cloud, spot)] < count:
+                    continue
+                minimum = self._minimum_bid(gpu, cloud) if spot else None
+                if minimum is not None and (bid is None or bid < minimum):
+                    too_low = minimum if too_low is None else min(too_low, minimum)
+                    continue
+                return self._new_pod(
+                    inputs, machine, gpu=gpu, cloud=cloud, spot=spot, bid=bid, operation=operation
+                )
+            if too_low is not None:
+                raise CloudError(BID_TOO_LOW, "BID_TOO_LOW", bidPrice=bid, minimumBid=too_low)
+            raise CloudError(no_room)
+
+    def _new_pod(
+        self,
+        inputs: Mapping[str, Any],
+        machine: _Machine,
+        *,
+        gpu: GpuType,
+        cloud: str,
+        spot: bool,
+        bid: float | None,
+        operation: str,
+    ) -> Pod:
+        pod_id, count = machine.pod_id, machine.gpu_count
         price = bid if spot and bid is not None else self._price(gpu, cloud) or 0.0
         ports = str(inputs.get("ports") or "")
         now = self.clock.now()
@@ -510,16 +538,16 @@ class Cloud:
             cost_per_hr=round(price * count, 4),
             create_operation=operation,
             create_input=_deep_copy(dict(inputs)),
-            env=env,
-            api_key=api_key,
+            env=machine.env,
+            api_key=machine.api_key,
             public_ip=cloud == SECURE or bool(inputs.get("supportPublicIp")),
             expose_ssh="22/tcp" in [p.strip() for p in ports.split(",")],
-            machine_id=machine_id,
-            pod_host_id=pod_host_id,
+            machine_id=random_id(12),
+            pod_host_id=machine.pod_host_id,
             location=str(inputs.get("dataCenterId") or _LOCATIONS[cloud]),
             created_at=now,
             created_mono=self.clock.monotonic(),
-            sshd=sshd,
+            sshd=machine.sshd,
             terminate_after=parse_time(inputs.get("terminateAfter")),
             stop_after=parse_time(inputs.get("stopAfter")),
             last_status_change=f"Rented by User: {_status_stamp(now)}",

@@ -47,7 +47,9 @@ class SimConfig:
     (False is the same as calling ``withdraw_spot()`` at start). ``free_gpus``: the
     free GPUs in every (type, cloud, spot/on-demand) pool at start. ``timeout_hold``:
     how long a ``timeout`` fault holds a connection unless the fault says otherwise.
-    ``github``: mount the GitHub REST side and the runner release.
+    ``rate_limit_per_minute``/``rate_limit_per_second``: the budget when enforced.
+    ``github``: mount the GitHub REST side and the runner release. ``owner``/``repo``:
+    the repository the GitHub side knows. ``sshd_path``/``ssh_keygen_path``: OpenSSH.
     """
 
     tls: bool = True

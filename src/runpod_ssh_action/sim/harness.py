@@ -28,7 +28,7 @@ from .github_mount import GitHubApp
 from .ratelimit import KeyRateLimit
 from .record import Recorder, RequestRecord
 from .runpod_api import RunPodApp
-from .server import Endpoint
+from .server import App, Endpoint
 from .sshd import ensure_unprivileged_user, login_user, require_openssh
 from .tls import ServerTls, issue
 
@@ -146,7 +146,7 @@ class StandIn:
         self._runpod.start()
         self._cloud.start()
 
-    def _endpoint(self, app: Any, admin: Admin | None = None) -> Endpoint:
+    def _endpoint(self, app: App, admin: Admin | None = None) -> Endpoint:
         return Endpoint(
             app,
             clock=self.clock,
