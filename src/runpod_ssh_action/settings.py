@@ -1125,6 +1125,17 @@ def _rule_errors(s: Settings, command: str) -> list[_Broken]:
             ),
         )
 
+    if s.runner_registration == "token" and s.runner_group_id != 1:
+        # config.sh takes a runner group by name, and the action knows only its id.
+        fail(
+            ("runner_registration", "runner_group_id"),
+            InputError(
+                "runner-group-id",
+                "a group other than the default (1) needs runner-registration: jit",
+                "Use runner-registration: jit, which takes the group id",
+            ),
+        )
+
     if s.runner_sha256 is None:
         fix = "Give the tarball's SHA-256 in runner-sha256 (sha256sum prints it)"
         if s.runner_download_url is not None:

