@@ -155,9 +155,7 @@ def rent_pods(ctx: Context, key: ssh.KeyPair) -> list[Rented]:
 def publish(ctx: Context, ready: list[Ready]) -> None:
     settings, first = ctx.settings, ready[0]
     known_hosts = ctx.workdir / "known_hosts"
-    known_hosts.write_text(
-        "".join(f"{r.host_keys.strip()}\n" for r in ready), encoding="utf-8"
-    )
+    known_hosts.write_text("".join(f"{r.host_keys.strip()}\n" for r in ready), encoding="utf-8")
     command = ssh.ssh_command(
         ssh.SshTarget(
             first.target.host,

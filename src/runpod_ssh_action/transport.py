@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
@@ -236,6 +238,25 @@ class RateLimitRule(Protocol):
     def __call__(self, response: requests.Response, clock: Clock) -> float | None:
         """Seconds to wait if ``response`` says "rate limited", else ``None``."""
         ...
+
+
+def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
+    """A ``Retry-After`` value (seconds or an HTTP date) as seconds from now;
+    ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - clock.now()).total_seconds())
 
 
 def never_rate_limited(response: requests.Response, clock: Clock) -> float | None:

@@ -9,12 +9,11 @@ Any other 403 is a missing permission and goes back to the caller untouched.
 from __future__ import annotations
 
 import threading
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 
 import requests
 
 from ..clock import Clock
+from ..transport import retry_after_seconds
 
 SECONDARY_LIMIT_WAIT = 60.0
 # ``x-ratelimit-reset`` has whole-second resolution; GitHub asks to retry only after it.
@@ -35,7 +34,7 @@ class GitHubRateLimitRule:
         if response.status_code not in _LIMITED_STATUSES:
             self._reset()
             return None
-        retry_after = _retry_after(response, clock)
+        retry_after = retry_after_seconds(response.headers.get("retry-after"), clock)
         if retry_after is not None:
             return retry_after
         headers = response.headers
@@ -57,23 +56,6 @@ class GitHubRateLimitRule:
     def _reset(self) -> None:
         with self._lock:
             self._streak = 0
-
-
-def _retry_after(response: requests.Response, clock: Clock) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - clock.now()).total_seconds())
 
 
 def _says_rate_limited(response: requests.Response) -> bool:

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 
 from ..clock import Clock
+from ..transport import retry_after_seconds
 from .errors import is_rate_limit_error
 
 
 def runpod_rate_limit(response: requests.Response, clock: Clock) -> float | None:
     if response.status_code == 429:
-        return _retry_after(response.headers.get("Retry-After"), clock)
+        return retry_after_seconds(response.headers.get("Retry-After"), clock) or 0.0
     if response.status_code != 200:
         return None
     content = response.content or b""
@@ -39,21 +39,6 @@ def runpod_rate_limit(response: requests.Response, clock: Clock) -> float | None
     if not limited:
         return None
     return max(_reset_at(e, clock) for e in limited)
-
-
-def _retry_after(value: str | None, clock: Clock) -> float:
-    if not value:
-        return 0.0
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return _until(when, clock)
 
 
 def _reset_at(error: Any, clock: Clock) -> float:

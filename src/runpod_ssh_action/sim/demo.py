@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..workflow import parse_file_commands
 from .config import SimConfig
 from .harness import StandIn
 
@@ -27,27 +28,6 @@ GPU = "NVIDIA RTX A6000"
 
 def say(text: str) -> None:
     print(f"\n\033[1m==> {text}\033[0m", flush=True)
-
-
-def read_file_commands(path: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    lines = Path(path).read_text().split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            body = []
-            while lines[index] != delimiter:
-                body.append(lines[index])
-                index += 1
-            index += 1
-            values[name] = "\n".join(body)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            values[name] = value
-    return values
 
 
 def run_action(env: dict[str, str], *args: str) -> int:
@@ -100,7 +80,7 @@ def main() -> int:
             env = sim.action_env(count=2, gpu_types=GPU, ssh_user=sim.ssh_user)
             if run_action(env) != 0:
                 return 1
-            outputs = read_file_commands(env["GITHUB_OUTPUT"])
+            outputs = parse_file_commands(Path(env["GITHUB_OUTPUT"]).read_text())
             say("Step outputs")
             for name in (
                 "pod-id",
