@@ -2,8 +2,11 @@
 #
 # The base is a build argument so that the image can also be built from a locally made
 # Debian bookworm root file system where no registry can be reached (the container test
-# does that); users and the release workflow get the default.
-ARG BASE_IMAGE=debian:bookworm-slim
+# does that); users and the release workflow get the default, debian:bookworm-slim. The
+# default names a stage rather than the image because dependabot only updates an image
+# written out on a FROM line; an unused stage is never pulled.
+ARG BASE_IMAGE=debian-bookworm-slim
+FROM debian:bookworm-slim AS debian-bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
 

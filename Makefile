@@ -33,13 +33,7 @@ install:
 	@# PYTHON is read again here: .venv may have been created just above.
 	$$(test -x .venv/bin/python && echo .venv/bin/python || echo python3) -m pip install \
 		--quiet -e ".[test]"
-	@if [ -x /usr/sbin/sshd ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		$(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends openssh-server; \
-	else \
-		echo "note: /usr/sbin/sshd is missing and cannot be installed as this user;" \
-			"install openssh-server, or the tests that need real SSH pods will fail" >&2; \
-	fi
+	@bash tools/system-packages.sh
 
 lint: lint-python lint-action lint-workflows lint-docker
 

@@ -5,7 +5,7 @@ files of its own under a cache directory (never the repository) so that the rig 
 same on a fresh CI machine and on a developer's machine with its own Podman set-up:
 
 - containers.conf: the runc runtime and explicit ulimits (Podman's defaults ask for limits
-  that sandboxed machines refuse);
+  that hosts with tight limits refuse);
 - storage.conf: the overlay driver and a graph root inside the cache, chosen before Podman
   first runs because the driver of existing storage cannot be changed later.
 

@@ -116,6 +116,26 @@ class Workflow:
         # The one line that must not be redacted: it is how the runner learns the value.
         self._write(f"::add-mask::{escape_data(value)}")
 
+    # --- files for later steps ---
+
+    def hand_over(self, *paths: Path) -> None:
+        """Give files this step leaves for later steps to the runner's own user.
+
+        A container action runs as root, but the job's later ``run:`` steps run as the
+        runner's user, who could not read a root-owned 0600 key. The owner of
+        ``RUNNER_TEMP`` is that user; outside a container nothing changes hands.
+        """
+        temp = self._env.get("RUNNER_TEMP")
+        if not temp or os.geteuid() != 0:
+            return
+        owner = Path(temp).stat()
+        for path in paths:
+            if path.exists() and (path.stat().st_uid, path.stat().st_gid) != (
+                owner.st_uid,
+                owner.st_gid,
+            ):
+                os.chown(path, owner.st_uid, owner.st_gid)
+
     # --- printing ---
 
     def info(self, line: str) -> None:

@@ -4,6 +4,7 @@ the summary cap, and the terminal fallbacks."""
 from __future__ import annotations
 
 import io
+import os
 import stat
 from pathlib import Path
 
@@ -299,3 +300,17 @@ def test_parse_file_commands_rejects_what_the_runner_rejects() -> None:
         parse_file_commands("no equals sign\n")
     with pytest.raises(ValueError):
         parse_file_commands("a<<EOF\nnever closed\n")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_files_left_for_later_steps_go_to_the_runners_user(tmp_path: Path) -> None:
+    temp = tmp_path / "runner_temp"
+    temp.mkdir()
+    os.chown(temp, 1234, 2345)
+    key = temp / "id_ed25519"
+    key.write_text("secret")
+    key.chmod(0o600)
+    workflow = Workflow({"RUNNER_TEMP": str(temp)}, io.StringIO())
+    workflow.hand_over(key, temp / "missing")
+    assert (key.stat().st_uid, key.stat().st_gid) == (1234, 2345)
+    assert key.stat().st_mode & 0o777 == 0o600
