@@ -1,15 +1,20 @@
 """From rented pods to working machines: boot, SSH login, bootstrap, runner online.
 
-One batched ``pod`` query per poll round covers every pod still booting, whatever
-the count. Each pod is handed to its own worker the moment RunPod shows its public
-port 22, so a slow pod never holds up the set-up of the others.
+Every wait here looks at all the pods (or runners) still pending with one request per
+round, whatever the count: one batched ``pod`` query for the pods still booting, one
+runner listing for the runners not yet online. Each pod is handed to its own worker the
+moment RunPod shows its public port 22, so a slow pod never holds up the set-up of the
+others, and the runner registrations are made while the pods boot, off the critical
+path.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import ssh
 from .bootstrap import BootstrapConfig, run_bootstrap
@@ -22,10 +27,35 @@ from .naming import pod_name
 from .runpod import Pod
 
 GONE = {"EXITED", "TERMINATED", "DEAD"}
-# A pod that has booted answers SSH within seconds; polling RunPod faster than this
-# only spends the shared rate budget.
-FIRST_POLL = 0.5
-LONGEST_POLL = 5.0
+
+Schedule = Callable[[float], float]
+"""Seconds to wait before the next look, given the seconds the wait has lasted."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits of ``first`` seconds that grow to ``share`` of the time already waited,
+    never longer than ``longest``: the delay in noticing a change stays a small share
+    of how long it took, and a long wait costs few requests."""
+
+    first: float
+    share: float
+    longest: float
+
+    def __call__(self, waited: float) -> float:
+        return min(self.longest, max(self.first, waited * self.share))
+
+
+# A pod boots in seconds to minutes. Looking every second for the first 33 s keeps the
+# delay after a quick boot short; after that the gap is 3 % of the wait, so the delay
+# after a long boot stays near 1.5 % of it on average. A start of 30 pods stays inside
+# RunPod's budget of 100 requests a minute: 32 for credentials and creates, and at most
+# 54 looks in the first minute.
+BOOT_POLL = Backoff(first=1.0, share=0.03, longest=5.0)
+# A runner shows online a few seconds after its bootstrap; GitHub's budget is larger.
+ONLINE_POLL = Backoff(first=0.5, share=0.1, longest=5.0)
+# The longest the main thread waits on the set-up workers before it checks for a cancel.
+SET_UP_CHECK = 0.1
 
 
 @dataclass
@@ -45,11 +75,35 @@ class Ready:
     runner: Runner | None
 
 
-def bring_up(ctx: Context, rented: list[Rented], label: str, key_path: Path) -> list[Ready]:
+@dataclass(frozen=True)
+class _Registration:
+    """What a pod's bootstrap needs to register its runner."""
+
+    runner: Runner | None = None
+    jit_config: str = field(default="", repr=False)
+    registration_token: str = field(default="", repr=False)
+
+
+def bring_up(
+    ctx: Context,
+    rented: list[Rented],
+    label: str,
+    key_path: Path,
+    *,
+    boot_poll: Schedule = BOOT_POLL,
+    online_poll: Schedule = ONLINE_POLL,
+) -> list[Ready]:
     deadline = ctx.timeline.start + ctx.settings.startup_timeout_seconds
+    began = ctx.clock.monotonic()
     pending = {r.pod.id: r for r in rented}
-    futures: list[Future[Ready]] = []
-    with ThreadPoolExecutor(max_workers=min(16, len(rented)), thread_name_prefix="pod") as pool:
+    futures: list[Future[Any]] = []
+    set_ups: list[Future[Ready]] = []
+    # One worker per pod: set-up is mostly waiting on ssh, and pods set up side by side
+    # make a start of 30 take about as long as a start of one.
+    pool = ThreadPoolExecutor(max_workers=len(rented), thread_name_prefix="pod")
+    try:
+        registrations = _register_runners(ctx, pool, rented, label)
+        futures.extend(registrations.values())
         while pending:
             for pod_id, pod in ctx.work.runpod.pods(list(pending)).items():
                 if pod is None or (pod.desired_status or "") in GONE:
@@ -71,11 +125,18 @@ def bring_up(ctx: Context, rented: list[Rented], label: str, key_path: Path) -> 
                     key_path,
                     ctx.workdir / f"known_hosts-{item.index}",
                 )
-                futures.append(
-                    pool.submit(
-                        _set_up, ctx, item, pod=pod, target=target, label=label, deadline=deadline
-                    )
+                set_up = pool.submit(
+                    _set_up,
+                    ctx,
+                    item,
+                    pod=pod,
+                    target=target,
+                    label=label,
+                    registration=registrations.get(item.index),
+                    deadline=deadline,
                 )
+                set_ups.append(set_up)
+                futures.append(set_up)
             _raise_first_failure(futures)
             if not pending:
                 break
@@ -87,21 +148,63 @@ def bring_up(ctx: Context, rented: list[Rented], label: str, key_path: Path) -> 
                     "Raise startup-timeout-minutes, or choose an image that starts faster",
                     code="BOOT_TIMEOUT",
                 )
-            elapsed = ctx.clock.monotonic() - ctx.timeline.start
-            ctx.clock.sleep(min(LONGEST_POLL, max(FIRST_POLL, elapsed / 20)))
-        while not all(f.done() for f in futures):
+            _pause(ctx, boot_poll(ctx.clock.monotonic() - began), deadline)
+        # Woken by the last set-up to finish or the first to fail, not by a timer; the
+        # timeout only bounds how late a cancel is noticed.
+        while wait(futures, timeout=SET_UP_CHECK, return_when=FIRST_EXCEPTION).not_done:
             _raise_first_failure(futures)
-            ctx.clock.sleep(0.05)
-        ready = [f.result() for f in futures]
+            ctx.clock.sleep(0)
+        _raise_first_failure(futures)
+        ready = [f.result() for f in set_ups]
+    finally:
+        # On a failure the teardown must not wait for the other pods' set-ups: ending
+        # their pods ends their SSH sessions.
+        pool.shutdown(wait=False, cancel_futures=True)
     if ctx.settings.runner:
-        _wait_online(ctx, ready, deadline)
+        _wait_online(ctx, ready, deadline, online_poll)
     return sorted(ready, key=lambda r: r.index)
 
 
-def _raise_first_failure(futures: list[Future[Ready]]) -> None:
+def _pause(ctx: Context, seconds: float, deadline: float) -> None:
+    ctx.clock.sleep(min(seconds, remaining(ctx.clock, deadline)))
+
+
+def _raise_first_failure(futures: list[Future[Any]]) -> None:
     for future in futures:
         if future.done() and future.exception() is not None:
             future.result()
+
+
+def _register_runners(
+    ctx: Context, pool: ThreadPoolExecutor, rented: list[Rented], label: str
+) -> dict[int, Future[_Registration]]:
+    """Start each pod's runner registration now, while the pods boot.
+
+    A JIT registration is one request per runner; the classic path needs one
+    registration token for all of them. A runner is named after its pod, so stop and
+    reap can pair them by name.
+    """
+    settings = ctx.settings
+    if not settings.runner:
+        return {}
+    github, scope = ctx.work.github, ctx.scope
+    assert github is not None and scope is not None
+    if settings.runner_registration != "jit":
+        shared = pool.submit(
+            lambda: _Registration(registration_token=github.registration_token(scope).token)
+        )
+        return {item.index: shared for item in rented}
+    labels = ["self-hosted", "linux", "x64", label, *settings.runner_labels]
+
+    def register(index: int) -> _Registration:
+        jit = github.generate_jit_config(
+            scope, pod_name(ctx.tag, index), labels, runner_group_id=settings.runner_group_id
+        )
+        if not ctx.ledger.add_runner(jit.runner.id):
+            raise ActionError("Set-up stopped", "the step is being torn down", code="CANCELLED")
+        return _Registration(runner=jit.runner, jit_config=jit.encoded_jit_config)
+
+    return {item.index: pool.submit(register, item.index) for item in rented}
 
 
 def _set_up(
@@ -111,6 +214,7 @@ def _set_up(
     pod: Pod,
     target: ssh.SshTarget,
     label: str,
+    registration: Future[_Registration] | None,
     deadline: float,
 ) -> Ready:
     settings = ctx.settings
@@ -118,25 +222,8 @@ def _set_up(
         target, clock=ctx.clock, deadline=deadline, masker=ctx.workflow.masker
     )
     ctx.timeline.mark(pod.id, "ssh")
-    runner: Runner | None = None
-    jit_config = registration_token = ""
-    # A runner is named after its pod, so stop and reap can pair them by name.
     name = pod_name(ctx.tag, item.index)
-    if settings.runner:
-        assert ctx.scope is not None and ctx.work.github is not None
-        if settings.runner_registration == "jit":
-            jit = ctx.work.github.generate_jit_config(
-                ctx.scope,
-                name,
-                ["self-hosted", "linux", "x64", label, *settings.runner_labels],
-                runner_group_id=settings.runner_group_id,
-            )
-            runner = jit.runner
-            if not ctx.ledger.add_runner(runner.id):
-                raise ActionError("Set-up stopped", "the step is being torn down", code="CANCELLED")
-            jit_config = jit.encoded_jit_config
-        else:
-            registration_token = ctx.work.github.registration_token(ctx.scope).token
+    given = registration.result() if registration is not None else _Registration()
     lifetime_end = int(ctx.clock.now().timestamp()) + settings.max_lifetime_seconds
     run_bootstrap(
         target,
@@ -151,8 +238,8 @@ def _set_up(
             runner_url=settings.runner_tarball_url,
             runner_sha256=settings.runner_tarball_sha256,
             registration=settings.runner_registration,
-            jit_config=jit_config,
-            registration_token=registration_token,
+            jit_config=given.jit_config,
+            registration_token=given.registration_token,
             github_url=settings.github_target_url,
         ),
         timeout=max(30.0, min(600.0, remaining(ctx.clock, deadline))),
@@ -160,6 +247,7 @@ def _set_up(
         masker=ctx.workflow.masker,
     )
     ctx.timeline.mark(pod.id, "bootstrapped")
+    runner = given.runner
     if settings.runner and runner is None:
         runner = _find_registered(ctx, name, deadline)
     return Ready(item.index, pod, item.rung, target, host_keys, runner)
@@ -186,11 +274,15 @@ def _find_registered(ctx: Context, name: str, deadline: float) -> Runner:
         wait = min(wait * 1.5, 5.0)
 
 
-def _wait_online(ctx: Context, ready: list[Ready], deadline: float) -> None:
-    assert ctx.scope is not None and ctx.work.github is not None
-    ids = [r.runner.id for r in ready if r.runner is not None]
-    online = ctx.work.github.wait_until_online(ctx.scope, ids, deadline)
-    for item in ready:
-        if item.runner is not None:
-            item.runner = online.get(item.runner.id, item.runner)
-            ctx.timeline.mark(item.pod.id, "online")
+def _wait_online(ctx: Context, ready: list[Ready], deadline: float, poll: Schedule) -> None:
+    """Wait until every runner shows online (busy counts), one look per round."""
+    github, scope = ctx.work.github, ctx.scope
+    assert github is not None and scope is not None
+    by_runner = {r.runner.id: r for r in ready if r.runner is not None}
+
+    def came_online(runner: Runner) -> None:
+        item = by_runner[runner.id]
+        item.runner = runner
+        ctx.timeline.mark(item.pod.id, "online")
+
+    github.wait_until_online(scope, list(by_runner), deadline, poll=poll, on_online=came_online)

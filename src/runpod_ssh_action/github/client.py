@@ -356,9 +356,16 @@ class GitHubClient:
         runner_ids: Sequence[int],
         deadline: float,
         on_progress: ProgressCallback | None = None,
+        *,
+        poll: Callable[[float], float] | None = None,
+        on_online: Callable[[Runner], None] | None = None,
     ) -> dict[int, Runner]:
-        """Poll each runner by id until all are online (busy counts) or ``deadline``.
+        """Watch runners by id until all are online (busy counts) or ``deadline``.
 
+        Each round looks the runners up at the lowest request count: one GET per
+        runner, or one listing of the scope matched on ids when that is cheaper.
+        ``poll(waited)`` gives the pause before the next round (by default growing
+        from half a second); ``on_online`` hears of each runner as it comes online.
         ``deadline`` is a ``clock.monotonic()`` value. A runner GitHub no longer knows
         before it was ever seen online fails the wait at once: it will not come back.
         """
@@ -368,11 +375,12 @@ class GitHubClient:
         seen: dict[int, Runner] = {}
         online: dict[int, Runner] = {}
         interval = POLL_FIRST_INTERVAL
+        pages = 1
         while True:
-            for runner_id in wanted:
-                if runner_id in online:
-                    continue
-                runner = self.get_runner(scope, runner_id)
+            pending = [runner_id for runner_id in wanted if runner_id not in online]
+            found, pages = self._look_up(scope, pending, pages)
+            for runner_id in pending:
+                runner = found.get(runner_id)
                 if runner is None:
                     states[runner_id] = "disappeared"
                     continue
@@ -382,6 +390,8 @@ class GitHubClient:
                 )
                 if runner.online:
                     online[runner_id] = runner
+                    if on_online is not None:
+                        on_online(runner)
             if on_progress is not None:
                 on_progress(dict(states))
             if len(online) == len(wanted):
@@ -389,8 +399,26 @@ class GitHubClient:
             left = remaining(self._clock, deadline)
             if left <= 0 or "disappeared" in states.values():
                 raise _never_online(scope, states, seen, online, self._clock.monotonic() - started)
+            if poll is not None:
+                interval = poll(self._clock.monotonic() - started)
             self._clock.sleep(min(interval, left))
-            interval = min(interval * POLL_GROWTH, POLL_MAX_INTERVAL)
+            if poll is None:
+                interval = min(interval * POLL_GROWTH, POLL_MAX_INTERVAL)
+
+    def _look_up(
+        self, scope: RunnerScope, ids: list[int], pages: int
+    ) -> tuple[dict[int, Runner], int]:
+        """Runners by id: one GET each, unless one listing of the scope (``pages``
+        pages last time) costs fewer requests. Returns them with the page count."""
+        if len(ids) <= pages:
+            found = (self.get_runner(scope, runner_id) for runner_id in ids)
+            return {runner.id: runner for runner in found if runner is not None}, pages
+        listing = self.list_runners(scope)
+        wanted = set(ids)
+        return (
+            {runner.id: runner for runner in listing if runner.id in wanted},
+            len(listing) // PAGE_SIZE + 1,
+        )
 
     def workflow_run(self, owner: str, repo: str, run_id: int) -> WorkflowRun | None:
         """A workflow run's status, or None if GitHub does not know it."""

@@ -154,6 +154,13 @@ class PodSshd:
             authorized_key.strip() + "\n" if authorized_key.strip() else ""
         )
         self.authorized_keys.chmod(0o644)
+        # Each pod gets a home of its own, as each real pod has its own container: the
+        # bootstrap's files stay apart, and no login shell runs this host's own start-up
+        # files (a shell's ~/.bashrc here may run tools that lock shared state).
+        self.home = directory / "home"
+        self.home.mkdir(exist_ok=True)
+        self.home.chmod(0o1777)
+        self.session_env["HOME"] = str(self.home)
 
     @property
     def running(self) -> bool:

@@ -17,18 +17,27 @@ def runner(runner_id: int, status: str, busy: bool = False) -> dict[str, object]
     return {"id": runner_id, "name": f"rp-{runner_id}", "status": status, "busy": busy}
 
 
-def test_polls_each_runner_by_id_until_all_are_online(
+def listing(*runners: dict[str, object]) -> dict[str, object]:
+    return {"total_count": len(runners), "runners": list(runners)}
+
+
+def test_several_runners_cost_one_listing_per_round_matched_by_id(
     api: responses.RequestsMock, pat_client: GitHubClient, clock: FakeClock
 ) -> None:
-    for status in ("offline", "offline", "online"):
+    other = runner(9, "online")  # someone else's runner in the same repository
+    api.get(RUNNERS, json=listing(runner(1, "offline"), runner(2, "online", busy=True), other))
+    # With one runner left, a GET by id is the cheaper look.
+    for status in ("offline", "online"):
         api.get(f"{RUNNERS}/1", json=runner(1, status))
-    api.get(f"{RUNNERS}/2", json=runner(2, "online", busy=True))
     rounds: list[dict[int, str]] = []
+    came: list[int] = []
 
     def progress(states: Mapping[int, str]) -> None:
         rounds.append(dict(states))
 
-    online = pat_client.wait_until_online(REPO, [1, 2], deadline=60.0, on_progress=progress)
+    online = pat_client.wait_until_online(
+        REPO, [1, 2], deadline=60.0, on_progress=progress, on_online=lambda r: came.append(r.id)
+    )
 
     assert sorted(online) == [1, 2] and online[2].busy
     assert rounds == [
@@ -36,9 +45,19 @@ def test_polls_each_runner_by_id_until_all_are_online(
         {1: "offline", 2: "busy"},
         {1: "online", 2: "busy"},
     ]
+    assert came == [2, 1]
     assert clock.sleeps == [0.5, 0.75]
-    # Runner 2 was online in the first round and not asked about again.
-    assert [c.request.path_url for c in api.calls].count("/repos/octo/gpu/actions/runners/2") == 1
+    assert len(api.calls) == 3
+
+
+def test_one_runner_is_asked_for_by_id_on_the_given_schedule(
+    api: responses.RequestsMock, pat_client: GitHubClient, clock: FakeClock
+) -> None:
+    for status in ("offline", "offline", "online"):
+        api.get(f"{RUNNERS}/1", json=runner(1, status))
+    online = pat_client.wait_until_online(REPO, [1], deadline=60.0, poll=lambda waited: 2.0)
+    assert list(online) == [1]
+    assert clock.sleeps == [2.0, 2.0]
 
 
 def test_intervals_grow_to_five_seconds_and_stop_at_the_deadline(
@@ -58,8 +77,8 @@ def test_intervals_grow_to_five_seconds_and_stop_at_the_deadline(
 def test_timeout_says_how_far_each_runner_got(
     api: responses.RequestsMock, pat_client: GitHubClient, clock: FakeClock
 ) -> None:
+    api.get(RUNNERS, json=listing(runner(1, "offline"), runner(2, "online")))
     api.get(f"{RUNNERS}/1", json=runner(1, "offline"))
-    api.get(f"{RUNNERS}/2", json=runner(2, "online"))
     with pytest.raises(RunnerNeverOnlineError) as caught:
         pat_client.wait_until_online(REPO, [1, 2], deadline=10.0)
     error = caught.value
@@ -76,9 +95,8 @@ def test_timeout_says_how_far_each_runner_got(
 def test_a_runner_that_disappears_fails_the_wait_at_once(
     api: responses.RequestsMock, pat_client: GitHubClient, clock: FakeClock
 ) -> None:
-    api.get(f"{RUNNERS}/1", json=runner(1, "offline"))
-    api.get(f"{RUNNERS}/1", status=404, json={"message": "Not Found"})
-    api.get(f"{RUNNERS}/2", json=runner(2, "offline"))
+    api.get(RUNNERS, json=listing(runner(1, "offline"), runner(2, "offline")))
+    api.get(RUNNERS, json=listing(runner(2, "offline")))
     with pytest.raises(RunnerNeverOnlineError) as caught:
         pat_client.wait_until_online(REPO, [1, 2], deadline=300.0)
     assert "runner 1 (rp-1) disappeared" in str(caught.value)
