@@ -25,6 +25,9 @@ from .timeline import Timeline
 from .transport import ApiLog, Metrics, RetryPolicy
 from .workflow import Workflow
 
+# Per-request connect and read timeouts. The working set can afford to wait for a slow
+# API; the teardown set must fit several calls into the cancel window.
+WORK_TIMEOUT = 30.0
 TEARDOWN_RETRY = RetryPolicy(max_attempts=3, deadline_seconds=6.0, base_delay=0.3, max_delay=1.0)
 TEARDOWN_TIMEOUT = 4.0
 
@@ -132,7 +135,7 @@ def _clients(
     teardown: bool,
 ) -> Clients:
     retry = TEARDOWN_RETRY if teardown else RetryPolicy()
-    timeout = TEARDOWN_TIMEOUT if teardown else 30.0
+    timeout = TEARDOWN_TIMEOUT if teardown else WORK_TIMEOUT
     runpod = RunPodClient(
         settings.runpod_api_key.get_secret_value(),
         url=settings.runpod_api_url,

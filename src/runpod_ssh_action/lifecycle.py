@@ -13,18 +13,19 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 
 from . import ssh, summary
 from .bringup import Ready, Rented, bring_up
 from .capacity import Rung, Wants, plan, rent
-from .context import Context
+from .context import Clients, Context
 from .errors import ActionError
-from .github import load_app_private_key
+from .github import Runner, load_app_private_key
 from .ledger import parse_ids
 from .naming import parse_pod_name, pod_name, repo_prefix, run_prefix
 from .runpod import PodSpec
 from .settings import Settings
-from .teardown import Ended, tear_down
+from .teardown import Ended, asked_twice, find_pods, tear_down
 from .workflow import Workflow
 
 CONTAINER_TEMP = "/github/runner_temp"
@@ -156,6 +157,7 @@ def publish(ctx: Context, ready: list[Ready]) -> None:
     settings, first = ctx.settings, ready[0]
     known_hosts = ctx.workdir / "known_hosts"
     known_hosts.write_text("".join(f"{r.host_keys.strip()}\n" for r in ready), encoding="utf-8")
+    ctx.workflow.hand_over(ctx.workdir.parent, ctx.workdir, ctx.workdir / "id_ed25519", known_hosts)
     command = ssh.ssh_command(
         ssh.SshTarget(
             first.target.host,
@@ -272,7 +274,9 @@ def _end_start(ctx: Context, outcome: str) -> None:
     ctx.workflow.save_state("outcome", outcome)
     pods, runners = ctx.ledger.close()
     with ctx.workflow.group("Tearing down what this step started"):
-        ended = tear_down(ctx, ctx.teardown, pods, runners, name_prefix=ctx.tag + "-")
+        ended = tear_down(
+            ctx, ctx.teardown, pods, runners, pod_prefix=ctx.tag + "-", runner_prefix=ctx.tag + "-"
+        )
     _revoke_token(ctx, clients_for_teardown=True)
     ctx.workflow.summary(summary.costs([_cost_row(e) for e in ended]))
 
@@ -293,13 +297,13 @@ def post(ctx: Context) -> int:
         return 0
     pods = parse_ids(workflow.state("pods"))
     runners = [int(r) for r in parse_ids(workflow.state("runners"))]
-    if settings.runner:
-        try:
-            login_github(ctx)
-        except ActionError as exc:
-            workflow.warning(f"Runners cannot be deleted: {exc.sentence()}")
+    # An SSH-only start registered no runner, so GitHub is not asked about any.
+    github_down = _login_for_cleanup(ctx) if settings.runner else None
+    clients = ctx.work if settings.runner and github_down is None else _runpod_only(ctx)
     with workflow.group("Tearing down"):
-        ended = tear_down(ctx, ctx.work, pods, runners, name_prefix=ctx.tag + "-")
+        ended = tear_down(
+            ctx, clients, pods, runners, pod_prefix=ctx.tag + "-", runner_prefix=ctx.tag + "-"
+        )
     _revoke_token(ctx)
     shutil.rmtree(ctx.workdir / "keys", ignore_errors=True)
     (ctx.workdir / "id_ed25519").unlink(missing_ok=True)
@@ -309,20 +313,20 @@ def post(ctx: Context) -> int:
 
 def stop(ctx: Context) -> int:
     settings = ctx.settings
-    if ctx.scope is not None:
-        login_github(ctx)
+    # Pods cost money and runners do not: GitHub being down must not keep a pod alive.
+    github_down = _login_for_cleanup(ctx)
+    clients = ctx.work if github_down is None else _runpod_only(ctx)
     by_name = (
         None if settings.pod_id else run_prefix(settings.github_repository, settings.github_run_id)
     )
     with ctx.workflow.group("Terminating pods and deleting runners"):
-        ended = tear_down(
-            ctx,
-            ctx.work,
-            list(settings.pod_id),
-            [],
-            name_prefix=by_name,
-        )
-        if settings.pod_id:
+        pod_ids = list(settings.pod_id)
+        if by_name is not None:
+            # The listing is the only way to the run's pods here, so a failed listing
+            # fails the step instead of passing for "nothing to terminate".
+            pod_ids = find_pods(clients, by_name)
+        ended = tear_down(ctx, clients, pod_ids, [], pod_prefix=None, runner_prefix=by_name)
+        if settings.pod_id and github_down is None:
             _delete_runners_of(ctx, ended)
     _revoke_token(ctx)
     ctx.workflow.summary(
@@ -333,13 +337,15 @@ def stop(ctx: Context) -> int:
     )
     if not ended:
         ctx.workflow.notice("No pods of this run were found: nothing to terminate.")
+    if github_down is not None:
+        raise _runners_not_deleted(github_down)
     return 1 if any(e.outcome.startswith("FAILED") for e in ended) else 0
 
 
 def reap(ctx: Context) -> int:
     settings, workflow = ctx.settings, ctx.workflow
-    if ctx.scope is not None:
-        login_github(ctx)
+    # Without GitHub, reap still ends what is past max-age-minutes.
+    github_down = _login_for_cleanup(ctx)
     prefix = repo_prefix(settings.github_repository)
     runs: dict[str, str] = {}
     doomed: list[tuple[str, str]] = []
@@ -347,34 +353,56 @@ def reap(ctx: Context) -> int:
         parsed = parse_pod_name(pod.name or "")
         if parsed is None:
             continue
-        reason = _run_finished(ctx, parsed.run_id, runs)
+        reason = None
+        if github_down is None:
+            try:
+                reason = _run_finished(ctx, parsed.run_id, runs)
+            except ActionError as exc:
+                workflow.warning(f"Reaping by age only: {exc.sentence()}")
+                github_down = exc
         age = pod.uptime_seconds
         if reason is None and age is not None and age > settings.max_age_seconds:
             reason = f"up {age / 60:.0f} min, past max-age-minutes {settings.max_age_minutes}"
         if reason:
             doomed.append((pod.id, reason))
     runners = []
-    if ctx.scope is not None and ctx.work.github is not None:
-        runners = [
-            r
-            for r in ctx.work.github.list_runners(ctx.scope)
-            if r.status == "offline" and r.name.startswith(prefix)
-        ]
+    if github_down is None and ctx.scope is not None and ctx.work.github is not None:
+        # GitHub shows a runner online for a while after its pod is gone; one whose
+        # run has completed serves no job any more (its label is unique to that run),
+        # so it goes too, whatever GitHub shows.
+        try:
+            runners = [
+                r
+                for r in ctx.work.github.list_runners(ctx.scope)
+                if r.name.startswith(prefix)
+                and (r.status == "offline" or _runner_done(ctx, r, runs))
+            ]
+        except ActionError as exc:
+            workflow.warning(f"Runners are not reaped this time: {exc.sentence()}")
+            github_down = exc
     verb = "Would reap" if settings.dry_run else "Reaping"
     rows = [(pod_id, reason) for pod_id, reason in doomed]
     workflow.summary(
-        f"## 🧹 {verb} {len(doomed)} pod(s) and {len(runners)} offline runner(s)\n\n"
+        f"## 🧹 {verb} {len(doomed)} pod(s) and {len(runners)} runner(s)\n\n"
         + summary.table(("pod", "reason"), rows)
     )
     for pod_id, reason in doomed:
         workflow.info(f"{verb} {pod_id}: {reason}.")
     if settings.dry_run:
         return 0
+    clients = ctx.work if github_down is None else _runpod_only(ctx)
     ended = tear_down(
-        ctx, ctx.work, [p for p, _ in doomed], [r.id for r in runners], name_prefix=None
+        ctx,
+        clients,
+        [p for p, _ in doomed],
+        [r.id for r in runners],
+        pod_prefix=None,
+        runner_prefix=None,
     )
     workflow.summary(summary.costs([_cost_row(e) for e in ended]))
     _revoke_token(ctx)
+    if github_down is not None:
+        raise _runners_not_deleted(github_down)
     return 1 if any(e.outcome.startswith("FAILED") for e in ended) else 0
 
 
@@ -435,6 +463,39 @@ def _run_finished(ctx: Context, run_id: str, cache: dict[str, str]) -> str | Non
             else f"workflow run {run_id} has completed ({found.conclusion})"
         )
     return cache[run_id] or None
+
+
+def _login_for_cleanup(ctx: Context) -> ActionError | None:
+    """Log in to GitHub for a step that ends things. The failure, if any, is returned,
+    not raised, so the step still ends its pods, which need only RunPod."""
+    if ctx.scope is None:
+        return None
+    try:
+        asked_twice(partial(login_github, ctx))
+    except ActionError as exc:
+        ctx.workflow.warning(f"Runners cannot be deleted now: {exc.sentence()}")
+        return exc
+    return None
+
+
+def _runpod_only(ctx: Context) -> Clients:
+    return Clients(ctx.work.runpod, None)
+
+
+def _runners_not_deleted(cause: ActionError) -> ActionError:
+    return ActionError(
+        "The runners were not deleted",
+        f"GitHub could not be used ({cause.why or cause.what}); the pods were dealt with "
+        "all the same",
+        "They are ephemeral and go offline with their pods; run mode: reap once GitHub "
+        "answers again to remove them",
+        code="RUNNERS_LEFT",
+    )
+
+
+def _runner_done(ctx: Context, runner: Runner, runs: dict[str, str]) -> bool:
+    parsed = parse_pod_name(runner.name)
+    return parsed is not None and _run_finished(ctx, parsed.run_id, runs) is not None
 
 
 def _revoke_token(ctx: Context, *, clients_for_teardown: bool = False) -> None:

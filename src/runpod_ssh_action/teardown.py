@@ -8,12 +8,17 @@ is reported loudly with its id and where to end it by hand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from .context import Clients, Context
-from .errors import ActionError
+from .errors import ActionError, CancelledError, NetworkError, RateLimitedError, TlsError
 from .runpod import Pod
+
+T = TypeVar("T")
 
 CONSOLE = "https://www.runpod.io/console/pods"
 
@@ -33,17 +38,17 @@ def tear_down(
     pod_ids: list[str],
     runner_ids: list[int],
     *,
-    name_prefix: str | None,
+    pod_prefix: str | None,
+    runner_prefix: str | None,
 ) -> list[Ended]:
-    """Terminate ``pod_ids`` plus any pod whose name starts with ``name_prefix`` (the
-    ones whose id never reached us), and delete ``runner_ids`` plus runners named
-    with that prefix. Returns one row per pod; raises nothing for a pod it could not
-    end, but reports it as an error annotation."""
-    runpod = clients.runpod
+    """Terminate ``pod_ids`` plus any pod whose name starts with ``pod_prefix`` (the
+    ones whose id never reached us), and delete ``runner_ids`` plus runners whose name
+    starts with ``runner_prefix``. Returns one row per pod; raises nothing for a pod it
+    could not end, but reports it as an error annotation."""
     ids = list(dict.fromkeys(pod_ids))
-    if name_prefix:
+    if pod_prefix:
         try:
-            ids += [p.id for p in runpod.list_pods(name_prefix) if p.id not in ids]
+            ids += [p for p in find_pods(clients, pod_prefix) if p not in ids]
         except ActionError as exc:
             ctx.workflow.warning(f"Could not list pods to find leftovers: {exc.sentence()}")
     known = _describe(ctx, clients, ids)
@@ -63,13 +68,19 @@ def tear_down(
         )
         if outcome.startswith("FAILED"):
             ctx.workflow.error(
-                f"Pod {pod_id} could not be terminated and may still cost money: {outcome[8:]}. "
-                f"Terminate it in the RunPod console ({CONSOLE}) or run this action with "
-                "mode: reap.",
+                f"Pod {pod_id} could not be terminated and may still cost money: "
+                f"{outcome[8:].rstrip('.')}. Terminate it in the RunPod console ({CONSOLE}) "
+                "or run this action with mode: reap.",
                 title="Pod left running",
             )
-    _delete_runners(ctx, clients, runner_ids, name_prefix)
+    _delete_runners(ctx, clients, runner_ids, runner_prefix)
     return rows
+
+
+def find_pods(clients: Clients, name_prefix: str) -> list[str]:
+    """Ids of the account's pods named with ``name_prefix``; for a caller that knows
+    no ids, a failure here means pods may be left, so it is raised, not swallowed."""
+    return asked_twice(lambda: [p.id for p in clients.runpod.list_pods(name_prefix)])
 
 
 def _describe(ctx: Context, clients: Clients, ids: list[str]) -> dict[str, Pod]:
@@ -84,30 +95,47 @@ def _describe(ctx: Context, clients: Clients, ids: list[str]) -> dict[str, Pod]:
 
 def _terminate(clients: Clients, pod_id: str) -> str:
     try:
-        return "terminated" if clients.runpod.terminate(pod_id) else "already gone"
+        ended_now = asked_twice(partial(clients.runpod.terminate, pod_id))
     except ActionError as exc:
         return f"FAILED: {exc.sentence()}"
+    return "terminated" if ended_now else "already gone"
+
+
+def asked_twice(call: Callable[[], T]) -> T:
+    """Run ``call``, and once more if it fails with an answer the client took as final.
+
+    The clients already retry what they know to be passing (network breaks, 5xx, rate
+    limits); an answer they take as final (an odd message, a body cut short, a refused
+    key) may still be a passing fault, and asking again costs a moment while a pod left
+    running costs money and a runner left registered needs a reap.
+    """
+    try:
+        return call()
+    except (NetworkError, TlsError, RateLimitedError, CancelledError):
+        raise
+    except ActionError:
+        return call()
 
 
 def _delete_runners(
     ctx: Context, clients: Clients, runner_ids: list[int], name_prefix: str | None
 ) -> None:
-    github = clients.github
-    if github is None or ctx.scope is None:
+    github, scope = clients.github, ctx.scope
+    if github is None or scope is None:
         return
     ids = list(dict.fromkeys(runner_ids))
     if name_prefix:
         try:
             ids += [
                 r.id
-                for r in github.list_runners(ctx.scope)
+                for r in asked_twice(partial(github.list_runners, scope))
                 if r.name.startswith(name_prefix) and r.id not in ids
             ]
         except ActionError as exc:
             ctx.workflow.warning(f"Could not list runners to find leftovers: {exc.sentence()}")
     for runner_id in ids:
         try:
-            github.delete_runner(ctx.scope, runner_id)
+            asked_twice(partial(github.delete_runner, scope, runner_id))
         except ActionError as exc:
             ctx.workflow.warning(
                 f"Runner {runner_id} could not be deleted: {exc.sentence()} It is ephemeral "

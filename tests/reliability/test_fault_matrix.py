@@ -1,0 +1,73 @@
+"""The fault matrix through the real entrypoint (see ``matrix.py`` for the cells).
+
+CI runs every fault on the calls that make or end something and a rotation of faults
+on the others; ``RPSA_NIGHTLY=1`` runs the whole cross product. Cases run on a few
+stand-ins at once (a fault queue belongs to one stand-in, so one case per stand-in at a
+time), each case with a run id of its own.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import pytest
+
+from runpod_ssh_action.sim import SimConfig, StandIn
+
+from .conftest import start_standins
+from .matrix import CELLS, Case, CaseResult, cases, ci_cases, run_case
+from .support import NIGHTLY, Operator, Tally, operator
+
+LANES = 3
+GROUPS = [(api, phase) for api in ("RunPod", "GitHub") for phase in ("start", "post", "stop")]
+
+
+@pytest.fixture(scope="module")
+def lanes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tuple[StandIn, Operator]]]:
+    with ExitStack() as stack:
+        sims = start_standins(
+            stack, tmp_path_factory.mktemp("matrix"), LANES, SimConfig(boot_delay=0.2)
+        )
+        yield [(sim, stack.enter_context(operator(sim))) for sim in sims]
+
+
+def run_on_lanes(lanes: list[tuple[StandIn, Operator]], chosen: list[Case]) -> list[CaseResult]:
+    free: queue.Queue[tuple[StandIn, Operator]] = queue.Queue()
+    for lane in lanes:
+        free.put(lane)
+
+    def one(case: Case) -> CaseResult:
+        sim, hand = free.get()
+        try:
+            return run_case(sim, hand, case)
+        except Exception as exc:  # a broken case is a failed case, not a lost lane
+            sim.faults.clear()
+            return CaseResult(case, [f"the case broke: {exc!r}"], "broken", 0.0, str(exc))
+        finally:
+            free.put((sim, hand))
+
+    with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="lane") as pool:
+        return list(pool.map(one, chosen))
+
+
+@pytest.mark.parametrize(("api", "phase"), GROUPS, ids=[f"{a}-{p}" for a, p in GROUPS])
+def test_one_fault_on_any_call_leaks_nothing(
+    lanes: list[tuple[StandIn, Operator]], tally: Tally, api: str, phase: str
+) -> None:
+    everything = cases(CELLS) if NIGHTLY else ci_cases()
+    chosen = [c for c in everything if c.cell.api == api and c.cell.phase == phase]
+    assert chosen
+    results = run_on_lanes(lanes, chosen)
+    for result in results:
+        tally.add(
+            f"fault matrix: {api} calls in {phase}",
+            held=result.held,
+            note=result.outcome,
+        )
+    broken = [r for r in results if not r.held]
+    assert not broken, "\n\n".join(
+        f"{r.case.name}: {'; '.join(r.problems)}\n{r.log[-4000:]}" for r in broken
+    )
