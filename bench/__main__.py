@@ -40,6 +40,8 @@ class Sizes:
     counts: tuple[int, ...]
     ssh_counts: tuple[int, ...]
     fleet_boot: float
+    slow_counts: tuple[int, ...]
+    slow_boot: float
     import_repeats: int
     sdk: bool
 
@@ -51,6 +53,8 @@ FULL = Sizes(
     counts=fleet.COUNTS,
     ssh_counts=fleet.SSH_ONLY_COUNTS,
     fleet_boot=fleet.BOOT_DELAY,
+    slow_counts=fleet.SLOW_COUNTS,
+    slow_boot=fleet.SLOW_BOOT_DELAY,
     import_repeats=15,
     sdk=True,
 )
@@ -61,6 +65,8 @@ QUICK = Sizes(
     counts=(1, 2),
     ssh_counts=(1, 2),
     fleet_boot=0.5,
+    slow_counts=(1,),
+    slow_boot=1.0,
     import_repeats=1,
     sdk=False,
 )
@@ -108,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         results["fleet"] = fleet.measure(work, sizes.counts, sizes.fleet_boot, runner=True)
         _step("starts without runners", sizes.ssh_counts)
         results["fleet_ssh"] = fleet.measure(work, sizes.ssh_counts, sizes.fleet_boot, runner=False)
+        _step("starts with a longer boot", sizes.slow_counts)
+        results["fleet_slow"] = fleet.measure(
+            work, sizes.slow_counts, sizes.slow_boot, runner=True, stop=False
+        )
     _step("cold start", sizes.import_repeats)
     results["cold_start"] = _cold_start(results, sizes, venv_python, venv_problem)
     results["machine"]["load_after"] = os.getloadavg()[0]

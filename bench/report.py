@@ -30,7 +30,7 @@ def render(results: dict[str, Any]) -> str:
     if results.get("fleet"):
         parts += [
             _requests(results["fleet"]),
-            _scale(results["fleet"], results.get("fleet_ssh", [])),
+            _scale(results["fleet"], results.get("fleet_ssh", []), results.get("fleet_slow", [])),
             _teardown(results["fleet"]),
         ]
     if results.get("cold_start"):
@@ -128,9 +128,9 @@ def _requests(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def _scale(runner_rows: list[dict[str, Any]], ssh_rows: list[dict[str, Any]]) -> str:
+def _scale(*sets: list[dict[str, Any]]) -> str:
     out = []
-    for rows in (runner_rows, ssh_rows):
+    for rows in sets:
         one = next((r for r in rows if r["count"] == 1), rows[0]) if rows else None
         for row in rows:
             ready = row["phases"][2]["ended"]
@@ -138,6 +138,7 @@ def _scale(runner_rows: list[dict[str, Any]], ssh_rows: list[dict[str, Any]]) ->
             out.append(
                 (
                     "runner" if row["mode"] == "runner" else "SSH only",
+                    f"{row['boot_delay']:g}",
                     row["count"],
                     _s(row["total"]),
                     f"{row['total'] / one['total']:.2f}" if one else "-",
@@ -151,6 +152,7 @@ def _scale(runner_rows: list[dict[str, Any]], ssh_rows: list[dict[str, Any]]) ->
     return "### 3. Scale (and 5. peak memory)\n\n" + table(
         (
             "mode",
+            "pod boot (s)",
             "pods",
             "start to outputs (s)",
             "ratio to one pod",

@@ -1,10 +1,11 @@
 """Bootstrapping a pod: the watchdog and (runner mode) the ephemeral runner.
 
 The work is done by ``pod/bootstrap.sh`` on the pod. It travels over SSH as the
-stdin of ``bash -s``, followed by a config block of ``KEY=<base64>`` lines, so the
-JIT config or registration token never appears on a command line or in a file (the
-script's header says how). This module renders that input, runs it and turns the
-script's one ``RPSA-RESULT`` line into a result or a ``BootstrapError``.
+stdin of ``bash -s``, in the session of the first login, followed by a config block of
+``KEY=<base64>`` lines, so the JIT config or registration token never appears on a
+command line or in a file (the script's header says how). This module renders that
+input, runs it and turns the script's one ``RPSA-RESULT`` line into a result or a
+``BootstrapError``.
 
 The watchdog terminates the pod with its pod-scoped key when the maximum lifetime
 passes and, in runner mode, when the runner process has exited or no job has started
@@ -187,19 +188,45 @@ def render_input(config: BootstrapConfig) -> bytes:
     return body + "".join(f"{line}\n" for line in lines).encode("ascii")
 
 
-def run_bootstrap(
+def bootstrap_at_login(
     target: ssh.SshTarget,
-    config: BootstrapConfig,
+    config: Callable[[], BootstrapConfig],
     *,
-    timeout: float,
-    clock: Clock | None = None,
+    clock: Clock,
+    deadline: float,
+    timeout: Callable[[], float],
+    on_attempt: Callable[[int, str], None] | None = None,
     masker: Masker | None = None,
-) -> BootstrapResult:
-    payload = render_input(config)
-    proc = ssh.run(target, REMOTE_COMMAND, stdin=payload, timeout=timeout, clock=clock)
-    return parse_output(
-        proc.stdout, proc.stderr, proc.returncode, config=config, target=target, masker=masker
+) -> tuple[str, BootstrapResult]:
+    """Log in (retried until ``deadline``, as ``ssh.wait_for_login`` does) and run the
+    bootstrap in the session of the first login that works; return the pinned host
+    key line(s) and the result.
+
+    ``config`` and ``timeout`` are asked for once logged in. A login refused before the
+    pod's shell was ready is tried again; a session that drops once the bootstrap's
+    input went out is not, because the script may have started the watchdog or the
+    runner: that is a ``BootstrapError``.
+    """
+    chosen: list[BootstrapConfig] = []
+
+    def payload() -> bytes:
+        chosen.append(config())
+        return render_input(chosen[0])
+
+    login = ssh.wait_for_login(
+        target,
+        clock=clock,
+        deadline=deadline,
+        then=ssh.SessionCommand(REMOTE_COMMAND, payload, timeout),
+        on_attempt=on_attempt,
+        masker=masker,
     )
+    assert login.output is not None
+    done = login.output
+    result = parse_output(
+        done.stdout, done.stderr, done.returncode, config=chosen[0], target=target, masker=masker
+    )
+    return login.host_keys, result
 
 
 def _redactor(config: BootstrapConfig, masker: Masker | None) -> Callable[[str], str]:

@@ -1,11 +1,12 @@
 """From rented pods to working machines: boot, SSH login, bootstrap, runner online.
 
 Every wait here looks at all the pods (or runners) still pending with one request per
-round, whatever the count: one batched ``pod`` query for the pods still booting, one
-runner listing for the runners not yet online. Each pod is handed to its own worker the
-moment RunPod shows its public port 22, so a slow pod never holds up the set-up of the
-others, and the runner registrations are made while the pods boot, off the critical
-path.
+round, whatever the count: one batched ``pod`` query for the pods still booting or being
+set up, one runner listing for the runners not yet online. Each pod is handed to its own
+worker the moment RunPod shows its public port 22, so a slow pod never holds up the
+set-up of the others, and the runner registrations are made while the pods boot, off
+the critical path. A pod that RunPod shows ended while its worker waits for SSH or
+bootstraps fails the start at the next look, not at the start-up timeout.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ssh
-from .bootstrap import BootstrapConfig, run_bootstrap
+from .bootstrap import BootstrapConfig, BootstrapError, bootstrap_at_login
 from .capacity import Rung
 from .clock import remaining
 from .context import Context
@@ -97,24 +98,23 @@ def bring_up(
     began = ctx.clock.monotonic()
     pending = {r.pod.id: r for r in rented}
     futures: list[Future[Any]] = []
-    set_ups: list[Future[Ready]] = []
+    set_ups: dict[str, Future[Ready]] = {}
     # One worker per pod: set-up is mostly waiting on ssh, and pods set up side by side
     # make a start of 30 take about as long as a start of one.
     pool = ThreadPoolExecutor(max_workers=len(rented), thread_name_prefix="pod")
     try:
         registrations = _register_runners(ctx, pool, rented, label)
         futures.extend(registrations.values())
-        while pending:
-            for pod_id, pod in ctx.work.runpod.pods(list(pending)).items():
+        while True:
+            # The pods still booting and those whose set-up is still waiting for SSH or
+            # bootstrapping: a pod preempted meanwhile is noticed at the next look.
+            watched = [*pending, *(i for i, f in set_ups.items() if not f.done())]
+            statuses = ctx.work.runpod.pods(watched) if watched else {}
+            for pod_id, pod in statuses.items():
                 if pod is None or (pod.desired_status or "") in GONE:
-                    raise ActionError(
-                        f"Pod {pod_id} ended while it was booting",
-                        "RunPod preempted or stopped it before it could be used",
-                        "Run the job again; on-demand capacity is not preempted",
-                        code="POD_LOST",
-                    )
+                    raise _lost(pod_id, booting=pod_id in pending)
                 endpoint = pod.ssh_endpoint()
-                if endpoint is None:
+                if pod_id not in pending or endpoint is None:
                     continue
                 ctx.timeline.mark(pod_id, "booted")
                 item = pending.pop(pod_id)
@@ -135,12 +135,12 @@ def bring_up(
                     registration=registrations.get(item.index),
                     deadline=deadline,
                 )
-                set_ups.append(set_up)
+                set_ups[pod_id] = set_up
                 futures.append(set_up)
-            _raise_first_failure(futures)
-            if not pending:
+            _raise_first_failure(ctx, set_ups, futures)
+            if not pending and all(f.done() for f in futures):
                 break
-            if remaining(ctx.clock, deadline) <= 0:
+            if pending and remaining(ctx.clock, deadline) <= 0:
                 raise ActionError(
                     f"{len(pending)} pod(s) did not boot in time",
                     f"no public SSH port after {ctx.settings.startup_timeout_minutes:g} minutes "
@@ -148,14 +148,9 @@ def bring_up(
                     "Raise startup-timeout-minutes, or choose an image that starts faster",
                     code="BOOT_TIMEOUT",
                 )
-            _pause(ctx, boot_poll(ctx.clock.monotonic() - began), deadline)
-        # Woken by the last set-up to finish or the first to fail, not by a timer; the
-        # timeout only bounds how late a cancel is noticed.
-        while wait(futures, timeout=SET_UP_CHECK, return_when=FIRST_EXCEPTION).not_done:
-            _raise_first_failure(futures)
-            ctx.clock.sleep(0)
-        _raise_first_failure(futures)
-        ready = [f.result() for f in set_ups]
+            waited = ctx.clock.monotonic() - began
+            _pause(ctx, futures, boot_poll(waited), deadline, booting=bool(pending))
+        ready = [f.result() for f in set_ups.values()]
     finally:
         # On a failure the teardown must not wait for the other pods' set-ups: ending
         # their pods ends their SSH sessions.
@@ -165,14 +160,56 @@ def bring_up(
     return sorted(ready, key=lambda r: r.index)
 
 
-def _pause(ctx: Context, seconds: float, deadline: float) -> None:
-    ctx.clock.sleep(min(seconds, remaining(ctx.clock, deadline)))
+def _lost(pod_id: str, *, booting: bool) -> ActionError:
+    return ActionError(
+        f"Pod {pod_id} ended while it was {'booting' if booting else 'being set up'}",
+        "RunPod preempted or stopped it before it could be used",
+        "Run the job again; on-demand capacity is not preempted",
+        code="POD_LOST",
+    )
 
 
-def _raise_first_failure(futures: list[Future[Any]]) -> None:
+def _pause(
+    ctx: Context, futures: list[Future[Any]], seconds: float, deadline: float, *, booting: bool
+) -> None:
+    """Wait until the next look at the pods. A failed set-up ends the wait at once,
+    and so does the last one finishing once no pod is left ``booting``; the steps of
+    ``SET_UP_CHECK`` only bound how late a cancel is noticed."""
+    until = ctx.clock.monotonic() + min(seconds, remaining(ctx.clock, deadline))
+    while (left := until - ctx.clock.monotonic()) > 0:
+        if any(f.done() and f.exception() is not None for f in futures):
+            return
+        running = [f for f in futures if not f.done()]
+        if not running:
+            if booting:
+                ctx.clock.sleep(left)
+            return
+        wait(running, timeout=min(SET_UP_CHECK, left), return_when=FIRST_EXCEPTION)
+        ctx.clock.sleep(0)
+
+
+def _raise_first_failure(
+    ctx: Context, set_ups: dict[str, Future[Ready]], futures: list[Future[Any]]
+) -> None:
+    """Raise the first failure. A login or bootstrap that failed because its pod ended
+    (its sshd died with it) is reported as the lost pod it is."""
     for future in futures:
-        if future.done() and future.exception() is not None:
-            future.result()
+        if not future.done() or (error := future.exception()) is None:
+            continue
+        pod_id = next((i for i, f in set_ups.items() if f is future), None)
+        on_the_pod = isinstance(error, ssh.SshError | BootstrapError)
+        if pod_id is not None and on_the_pod and _ended(ctx, pod_id):
+            raise _lost(pod_id, booting=False) from error
+        future.result()
+
+
+def _ended(ctx: Context, pod_id: str) -> bool:
+    """Whether RunPod shows the pod ended; a look that fails says nothing."""
+    try:
+        pod = ctx.work.runpod.pods([pod_id]).get(pod_id)
+    except ActionError:
+        return False
+    return pod is None or (pod.desired_status or "") in GONE
 
 
 def _register_runners(
@@ -218,16 +255,16 @@ def _set_up(
     deadline: float,
 ) -> Ready:
     settings = ctx.settings
-    host_keys = ssh.wait_for_login(
-        target, clock=ctx.clock, deadline=deadline, masker=ctx.workflow.masker
-    )
-    ctx.timeline.mark(pod.id, "ssh")
     name = pod_name(ctx.tag, item.index)
-    given = registration.result() if registration is not None else _Registration()
-    lifetime_end = int(ctx.clock.now().timestamp()) + settings.max_lifetime_seconds
-    run_bootstrap(
-        target,
-        BootstrapConfig(
+    given: list[_Registration] = []
+
+    def config() -> BootstrapConfig:
+        # Called once the login worked, in its session: the registration, made while
+        # the pod booted, is ready by then as a rule.
+        ctx.timeline.mark(pod.id, "ssh")
+        given.append(registration.result() if registration is not None else _Registration())
+        lifetime_end = int(ctx.clock.now().timestamp()) + settings.max_lifetime_seconds
+        return BootstrapConfig(
             mode="runner" if settings.runner else "ssh",
             pod_id=pod.id,
             runpod_api_url=settings.runpod_api_url,
@@ -238,16 +275,21 @@ def _set_up(
             runner_url=settings.runner_tarball_url,
             runner_sha256=settings.runner_tarball_sha256,
             registration=settings.runner_registration,
-            jit_config=given.jit_config,
-            registration_token=given.registration_token,
+            jit_config=given[0].jit_config,
+            registration_token=given[0].registration_token,
             github_url=settings.github_target_url,
-        ),
-        timeout=max(30.0, min(600.0, remaining(ctx.clock, deadline))),
+        )
+
+    host_keys, _ = bootstrap_at_login(
+        target,
+        config,
         clock=ctx.clock,
+        deadline=deadline,
+        timeout=lambda: max(30.0, min(600.0, remaining(ctx.clock, deadline))),
         masker=ctx.workflow.masker,
     )
     ctx.timeline.mark(pod.id, "bootstrapped")
-    runner = given.runner
+    runner = given[0].runner
     if settings.runner and runner is None:
         runner = _find_registered(ctx, name, deadline)
     return Ready(item.index, pod, item.rung, target, host_keys, runner)

@@ -6,10 +6,13 @@ through the same checks. In the action's container, ``runpod-ssh-action-main`` r
 step (what it does comes from the ``mode`` input) and ``runpod-ssh-action-post`` the
 post step.
 
-Order matters: inputs are checked before anything is spent; secrets are masked before
-anything else is printed; SIGINT and SIGTERM only set an event, which every wait polls,
-so cleanup runs inside the runner's cancel window (PID 1 in a container gets no default
-signal handlers, so without these it would not even notice).
+Order matters: SIGINT and SIGTERM are taken over first, before the heavy imports, so
+from then on a cancel only sets an event (never a KeyboardInterrupt traceback), which
+every wait polls, and cleanup runs inside the runner's cancel window (PID 1 in a container gets
+no default signal handlers, so without these it would not even notice); inputs are
+checked before anything is spent; secrets are masked before anything else is printed.
+This module therefore imports nothing heavy at the top: the console scripts load it
+before ``main`` can take the signals over.
 """
 
 from __future__ import annotations
@@ -24,13 +27,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import ActionError
-from .settings import COMMANDS, INPUTS, SettingsError, load_settings
-from .workflow import Workflow, markdown_text
+
+if TYPE_CHECKING:
+    from .settings import SettingsError
+    from .workflow import Workflow
 
 PROG = "runpod-ssh-action"
+# A start cancelled before it began has rented nothing; the commands that end things
+# still run, inside the cancel window, as they would for a later cancel.
+CANCELLED_BEFORE_START = (
+    "The step was cancelled before it started: the runner sent a stop signal. Nothing was rented."
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,8 @@ class CliArgs:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .settings import COMMANDS, INPUTS  # noqa: PLC0415
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Rent RunPod GPU pods with SSH and an ephemeral GitHub Actions runner.",
@@ -66,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: Sequence[str]) -> CliArgs:
     """Flags by input name; only those given. Exits 2 on a usage error (argparse's way)."""
+    from .settings import INPUTS  # noqa: PLC0415
+
     parser = _parser()
     namespace = parser.parse_args(list(argv))
     overrides = {
@@ -93,8 +108,19 @@ def _cancel_on_signals(cancelled: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def main(argv: Sequence[str] | None = None, cancelled: threading.Event | None = None) -> int:
+    """Run one command. ``cancelled`` is an event a launcher may have set on a signal
+    that came before this function could take the signals over."""
+    cancelled = cancelled or threading.Event()
+    with _cancel_on_signals(cancelled):
+        return _run(sys.argv[1:] if argv is None else argv, cancelled)
+
+
+def _run(argv: Sequence[str], cancelled: threading.Event) -> int:
+    from .settings import SettingsError, load_settings  # noqa: PLC0415
+    from .workflow import Workflow  # noqa: PLC0415
+
+    args = parse_args(argv)
     workflow = Workflow(os.environ, sys.stdout)
     try:
         settings = load_settings(os.environ, args.overrides, command=args.command)
@@ -112,24 +138,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         workflow.warning(note)
 
     command = settings.mode if args.command == "main" else args.command
-    cancelled = threading.Event()
-    with _cancel_on_signals(cancelled):
-        try:
-            # Imported here: the lifecycle pulls in every API client, and a bad input
-            # should be reported without any of that.
-            from .lifecycle import run  # noqa: PLC0415
+    try:
+        # Imported here: the lifecycle pulls in every API client, and a bad input
+        # should be reported without any of that.
+        from .lifecycle import run  # noqa: PLC0415
 
-            return run(command, settings, workflow, cancelled)
-        except ActionError as exc:
-            workflow.error(exc.sentence())
+        if command == "start" and cancelled.is_set():
+            workflow.error(CANCELLED_BEFORE_START)
             return 1
-        except Exception as exc:
-            workflow.error(f"Unexpected {type(exc).__name__}: {exc}. Please report this bug.")
-            workflow.debug("".join(traceback.format_exception(exc)))
-            return 1
+        return run(command, settings, workflow, cancelled)
+    except ActionError as exc:
+        workflow.error(exc.sentence())
+        return 1
+    except Exception as exc:
+        workflow.error(f"Unexpected {type(exc).__name__}: {exc}. Please report this bug.")
+        workflow.debug("".join(traceback.format_exception(exc)))
+        return 1
 
 
 def _report_invalid(workflow: Workflow, exc: SettingsError) -> None:
+    from .workflow import markdown_text  # noqa: PLC0415
+
     for error in exc.errors:
         workflow.error(error.sentence(), title="Invalid input")
     workflow.summary(

@@ -20,7 +20,7 @@ from .bringup import Ready, Rented, bring_up
 from .capacity import Rung, Wants, plan, rent
 from .context import Clients, Context
 from .errors import ActionError
-from .github import Runner, load_app_private_key
+from .github import Runner
 from .ledger import parse_ids
 from .naming import parse_pod_name, pod_name, repo_prefix, run_prefix
 from .runpod import PodSpec
@@ -70,8 +70,9 @@ def login_github(ctx: Context) -> None:
     if github is None or scope is None:
         return
     if settings.uses_app:
-        assert settings.github_app_id and settings.github_app_private_key
-        key = load_app_private_key(settings.github_app_private_key.get_secret_value())
+        # Parsed once, when the input was checked: each parse costs RSA's key checks.
+        key = settings.app_private_key
+        assert settings.github_app_id and key is not None
         # reap reads workflow runs, which needs `actions: read` on top of the runner
         # permission; every other mode gets a token narrowed to that one permission.
         extra = {"actions": "read"} if settings.mode == "reap" else None
@@ -324,7 +325,7 @@ def stop(ctx: Context) -> int:
         if by_name is not None:
             # The listing is the only way to the run's pods here, so a failed listing
             # fails the step instead of passing for "nothing to terminate".
-            pod_ids = find_pods(clients, by_name)
+            pod_ids = find_pods(ctx, clients, by_name)
         ended = tear_down(ctx, clients, pod_ids, [], pod_prefix=None, runner_prefix=by_name)
         if settings.pod_id and github_down is None:
             _delete_runners_of(ctx, ended)

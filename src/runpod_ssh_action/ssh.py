@@ -3,7 +3,9 @@
 The first contact (``wait_for_login``) is a real login, not an open port: RunPod
 shows the port before the image's start script has written ``authorized_keys`` and
 started sshd. It records the pod's host key; every later ``run`` insists on exactly
-that key, so nothing is sent to a host that was swapped in between.
+that key, so nothing is sent to a host that was swapped in between. A command can run
+in the session of that first login (``SessionCommand``), which saves a whole SSH
+session (key exchange, authentication, a shell) on the way to a working pod.
 
 Every call builds its own argv (no shell) with ``-F /dev/null`` so no ssh config of
 the machine the action runs on can weaken the checks. Several pods are set up at
@@ -18,6 +20,7 @@ import fcntl
 import math
 import os
 import re
+import selectors
 import shlex
 import subprocess
 import tempfile
@@ -47,6 +50,10 @@ RUN_CONNECT_TIMEOUT = 20
 CANCEL_POLL = 0.2
 # The tail of ssh's stderr worth quoting in an error.
 STDERR_TAIL = 400
+# What the pod's shell prints before it runs a login's command. Seeing it means the
+# login worked (host key, authentication, a shell) and nothing has reached the command
+# yet: its input is written only afterwards, so a failure before it is safe to retry.
+SESSION_READY = "RPSA-SESSION-READY"
 
 _OPTIONS = (
     "-F",
@@ -110,6 +117,29 @@ class SshTarget:
     def host_field(self) -> str:
         """How OpenSSH names this endpoint in ``known_hosts``."""
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+
+
+@dataclass(frozen=True)
+class SessionCommand:
+    """A command to run in the session of the first successful login.
+
+    ``stdin`` and ``timeout`` are called once, after the login worked and the host key
+    was recorded: the input may wait for something still under way (a runner
+    registration), and is sent only to the host whose key was pinned. Secrets belong
+    in ``stdin``; ``command`` shows up in process lists.
+    """
+
+    command: str
+    stdin: Callable[[], bytes]
+    timeout: Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Login:
+    """The pinned host key line(s), and what the session's command did (if one ran)."""
+
+    host_keys: str
+    output: subprocess.CompletedProcess[bytes] | None = None
 
 
 def generate_keypair(comment: str) -> KeyPair:
@@ -201,16 +231,19 @@ def wait_for_login(
     *,
     clock: Clock,
     deadline: float,
+    then: SessionCommand | None = None,
     on_attempt: Callable[[int, str], None] | None = None,
     masker: Masker | None = None,
-) -> str:
-    """Log in (``ssh ... true``) until it works or ``deadline`` (a ``clock.monotonic``
-    value) passes; record the host key into ``target.known_hosts`` and return its
-    line(s), ready for the ``ssh-known-hosts`` output.
+) -> Login:
+    """Log in until it works or ``deadline`` (a ``clock.monotonic`` value) passes;
+    record the host key into ``target.known_hosts`` and return its line(s), ready for
+    the ``ssh-known-hosts`` output, with what ``then`` did in that same session.
 
     ``on_attempt(n, reason)`` hears of every failed attempt. The key seen first is
     pinned for the rest of the wait (``accept-new`` into a scratch file), so a host
-    that changes its key while we wait is refused too.
+    that changes its key while we wait is refused too. Only a login that failed before
+    the pod's shell was ready is tried again: once ``then``'s input has been sent, its
+    outcome, a dropped session included, is the caller's to judge.
     """
     target.known_hosts.parent.mkdir(parents=True, exist_ok=True)
     fd, scratch_name = tempfile.mkstemp(
@@ -230,21 +263,32 @@ def wait_for_login(
             argv = _ssh_argv(
                 target, strict="accept-new", known_hosts=scratch, connect_timeout=connect_timeout
             )
+            command = then.command if then is not None else "true"
+            proc = subprocess.Popen(
+                [*argv, f"echo {SESSION_READY} && exec {command}"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             try:
-                proc = subprocess.run(
-                    [*argv, "true"],
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    timeout=connect_timeout + LOGIN_EXTRA_SECONDS,
-                    check=False,
-                )
-                last = "" if proc.returncode == 0 else _tail(proc.stderr, masker)
-                if proc.returncode != 0 and not last:
-                    last = f"the login ended with exit status {proc.returncode}"
-            except subprocess.TimeoutExpired:
-                last = f"ssh did not finish within {connect_timeout + LOGIN_EXTRA_SECONDS} s"
+                ready = _await_ready(proc, connect_timeout + LOGIN_EXTRA_SECONDS, clock)
+                if isinstance(ready, _Ready):
+                    host_keys = _record_host_keys(target, scratch)
+                    if then is None:
+                        _communicate(proc, b"", LOGIN_EXTRA_SECONDS, clock, target)
+                        return Login(host_keys)
+                    out, err = _communicate(proc, then.stdin(), then.timeout(), clock, target)
+                    output = subprocess.CompletedProcess(
+                        proc.args, proc.returncode, ready.stdout + out, ready.stderr + err
+                    )
+                    return Login(host_keys, output)
+            except BaseException:
+                proc.kill()
+                proc.communicate()
+                raise
+            last = _tail(ready, masker) if isinstance(ready, bytes) else ready.reason
             if not last:
-                return _record_host_keys(target, scratch)
+                last = f"the login ended with exit status {proc.returncode}"
             if on_attempt is not None:
                 on_attempt(attempt, last)
             left = remaining(clock, deadline)
@@ -260,6 +304,83 @@ def wait_for_login(
             interval = min(interval * RETRY_GROWTH, LONGEST_RETRY)
     finally:
         scratch.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """The shell is up: what came after its ready line, and ssh's stderr so far."""
+
+    stdout: bytes
+    stderr: bytes
+
+
+@dataclass(frozen=True)
+class _TimedOut:
+    reason: str
+
+
+def _await_ready(
+    proc: subprocess.Popen[bytes], limit: float, clock: Clock
+) -> _Ready | _TimedOut | bytes:
+    """Read until the pod's shell prints ``SESSION_READY``; on ssh ending first, its
+    stderr (the process reaped); after ``limit`` real seconds, the process killed."""
+    assert proc.stdout is not None and proc.stderr is not None
+    marker = f"\n{SESSION_READY}\n".encode()
+    out, err = bytearray(b"\n"), bytearray()
+    buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    ends = time.monotonic() + limit
+    with selectors.DefaultSelector() as selector:
+        for fileno in buffers:
+            selector.register(fileno, selectors.EVENT_READ)
+        while selector.get_map():
+            left = ends - time.monotonic()
+            if left <= 0:
+                proc.kill()
+                proc.communicate()
+                return _TimedOut(f"ssh did not log in within {limit:.0f} s")
+            for key, _ in selector.select(min(CANCEL_POLL, left)):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fd)
+                buffers[key.fd] += chunk
+            found = out.find(marker)
+            if found >= 0:
+                return _Ready(bytes(out[found + len(marker) :]), bytes(err))
+            clock.sleep(0)
+    proc.communicate()  # closes the pipes and reaps ssh
+    return bytes(err)
+
+
+def _communicate(
+    proc: subprocess.Popen[bytes],
+    stdin: bytes,
+    timeout: float,
+    clock: Clock | None,
+    target: SshTarget,
+) -> tuple[bytes, bytes]:
+    """Feed ``stdin``, then read until ssh ends; kill it after ``timeout`` real
+    seconds, or within ``CANCEL_POLL`` of a cancelled step (with a ``clock``)."""
+    # The wait is on a real process, so its timeout is in real seconds; the clock is
+    # consulted only for cancellation.
+    ends = time.monotonic() + timeout
+    pending_input: bytes | None = stdin
+    while True:
+        try:
+            return proc.communicate(
+                pending_input, timeout=max(0.0, min(CANCEL_POLL, ends - time.monotonic()))
+            )
+        except subprocess.TimeoutExpired:
+            pending_input = None
+            if time.monotonic() >= ends:
+                raise SshError(
+                    f"The command on the pod at {target.host} port {target.port} "
+                    "did not finish in time",
+                    f"no end after {timeout:.0f} s",
+                    "Check that the pod is healthy; a slow download or a hung sshd can cause this",
+                    code="SSH_TIMEOUT",
+                ) from None
+            if clock is not None:
+                clock.sleep(0)
 
 
 def _record_host_keys(target: SshTarget, scratch: Path) -> str:
@@ -294,8 +415,9 @@ def run(
     timeout: float,
     clock: Clock | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``command`` on the pod, feeding ``stdin``; only the recorded host key is
-    accepted. Secrets belong in ``stdin``: ``command`` shows up in process lists.
+    """Run ``command`` on the pod in a session of its own, feeding ``stdin``; only the
+    recorded host key is accepted. Secrets belong in ``stdin``: ``command`` shows up in
+    process lists.
 
     Raises ``HostKeyMismatchError`` if the pod's key is not the recorded one and
     ``SshError`` on timeout; otherwise returns what ssh returned (255: ssh failed).
@@ -307,33 +429,11 @@ def run(
         known_hosts=target.known_hosts,
         connect_timeout=max(1, min(RUN_CONNECT_TIMEOUT, math.ceil(timeout))),
     )
-    # The wait is on a real process, so its timeout is in real seconds; the clock is
-    # consulted only for cancellation.
-    ends = time.monotonic() + timeout
     proc = subprocess.Popen(
         [*argv, command], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    pending_input: bytes | None = stdin
     try:
-        while True:
-            try:
-                out, err = proc.communicate(
-                    pending_input, timeout=max(0.0, min(CANCEL_POLL, ends - time.monotonic()))
-                )
-                break
-            except subprocess.TimeoutExpired:
-                pending_input = None
-                if time.monotonic() >= ends:
-                    raise SshError(
-                        f"The command on the pod at {target.host} port {target.port} "
-                        "did not finish in time",
-                        f"no end after {timeout:.0f} s",
-                        "Check that the pod is healthy; a slow download or a hung sshd can "
-                        "cause this",
-                        code="SSH_TIMEOUT",
-                    ) from None
-                if clock is not None:
-                    clock.sleep(0)
+        out, err = _communicate(proc, stdin, timeout, clock, target)
     except BaseException:
         proc.kill()
         proc.communicate()

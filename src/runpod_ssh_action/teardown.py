@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
+from .clock import remaining
 from .context import Clients, Context
 from .errors import ActionError, CancelledError, NetworkError, RateLimitedError, TlsError
 from .runpod import Pod
@@ -21,6 +22,10 @@ from .runpod import Pod
 T = TypeVar("T")
 
 CONSOLE = "https://www.runpod.io/console/pods"
+# A teardown call the shared rate limit refuses is tried again for this long: the limit
+# passes within a minute, a pod left running does not.
+RATE_LIMIT_PATIENCE = 180.0
+RATE_LIMIT_PAUSE = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,12 +53,12 @@ def tear_down(
     ids = list(dict.fromkeys(pod_ids))
     if pod_prefix:
         try:
-            ids += [p for p in find_pods(clients, pod_prefix) if p not in ids]
+            ids += [p for p in find_pods(ctx, clients, pod_prefix) if p not in ids]
         except ActionError as exc:
             ctx.workflow.warning(f"Could not list pods to find leftovers: {exc.sentence()}")
     known = _describe(ctx, clients, ids)
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(ids))), thread_name_prefix="end") as pool:
-        outcomes = list(pool.map(lambda pod_id: _terminate(clients, pod_id), ids))
+        outcomes = list(pool.map(lambda pod_id: _terminate(ctx, clients, pod_id), ids))
     rows = []
     for pod_id, outcome in zip(ids, outcomes, strict=True):
         pod = known.get(pod_id)
@@ -77,10 +82,10 @@ def tear_down(
     return rows
 
 
-def find_pods(clients: Clients, name_prefix: str) -> list[str]:
+def find_pods(ctx: Context, clients: Clients, name_prefix: str) -> list[str]:
     """Ids of the account's pods named with ``name_prefix``; for a caller that knows
     no ids, a failure here means pods may be left, so it is raised, not swallowed."""
-    return asked_twice(lambda: [p.id for p in clients.runpod.list_pods(name_prefix)])
+    return _patiently(ctx, lambda: [p.id for p in clients.runpod.list_pods(name_prefix)])
 
 
 def _describe(ctx: Context, clients: Clients, ids: list[str]) -> dict[str, Pod]:
@@ -93,9 +98,9 @@ def _describe(ctx: Context, clients: Clients, ids: list[str]) -> dict[str, Pod]:
         return {}
 
 
-def _terminate(clients: Clients, pod_id: str) -> str:
+def _terminate(ctx: Context, clients: Clients, pod_id: str) -> str:
     try:
-        ended_now = asked_twice(partial(clients.runpod.terminate, pod_id))
+        ended_now = _patiently(ctx, partial(clients.runpod.terminate, pod_id))
     except ActionError as exc:
         return f"FAILED: {exc.sentence()}"
     return "terminated" if ended_now else "already gone"
@@ -117,6 +122,23 @@ def asked_twice(call: Callable[[], T]) -> T:
         return call()
 
 
+def _patiently(ctx: Context, call: Callable[[], T]) -> T:
+    """``asked_twice``, and while the rate limit refuses it, again every few seconds
+    for up to ``RATE_LIMIT_PATIENCE``: the limit is shared with every start on the key.
+    Inside the cancel window there is no time to wait; the post step tries again."""
+    deadline = ctx.clock.monotonic() + RATE_LIMIT_PATIENCE
+    while True:
+        try:
+            return asked_twice(call)
+        except RateLimitedError as limited:
+            if ctx.clock.cancelled.is_set() or remaining(ctx.clock, deadline) <= 0:
+                raise
+            try:
+                ctx.clock.sleep(RATE_LIMIT_PAUSE)
+            except CancelledError:
+                raise limited from None
+
+
 def _delete_runners(
     ctx: Context, clients: Clients, runner_ids: list[int], name_prefix: str | None
 ) -> None:
@@ -128,14 +150,14 @@ def _delete_runners(
         try:
             ids += [
                 r.id
-                for r in asked_twice(partial(github.list_runners, scope))
+                for r in _patiently(ctx, partial(github.list_runners, scope))
                 if r.name.startswith(name_prefix) and r.id not in ids
             ]
         except ActionError as exc:
             ctx.workflow.warning(f"Could not list runners to find leftovers: {exc.sentence()}")
     for runner_id in ids:
         try:
-            asked_twice(partial(github.delete_runner, scope, runner_id))
+            _patiently(ctx, partial(github.delete_runner, scope, runner_id))
         except ActionError as exc:
             ctx.workflow.warning(
                 f"Runner {runner_id} could not be deleted: {exc.sentence()} It is ephemeral "

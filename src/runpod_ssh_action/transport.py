@@ -11,6 +11,7 @@ clients differ only in how a response says "slow down", which they pass in as a
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -20,7 +21,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -29,8 +30,6 @@ from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPSConnectionPool
@@ -79,6 +78,11 @@ def ca_bundle_from_env(env: Mapping[str, str] | None = None) -> str | None:
 
 def spki_pin(cert_der: bytes) -> str:
     """The base64 SHA-256 of a certificate's SubjectPublicKeyInfo (HPKP style)."""
+    # Imported here: x509 costs tens of milliseconds on every step's start, and only the
+    # rare configuration with pins ever reads a certificate.
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
     key = x509.load_der_x509_certificate(cert_der).public_key()
     spki = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -140,7 +144,10 @@ class RateLimiter:
 
     A sliding window rather than a token bucket: a bucket with a burst allowance can
     put more than ``per_minute`` calls into some 60 s window, which is exactly what
-    trips a server enforcing the same numbers.
+    trips a server enforcing the same numbers. A call counts from when it was let go
+    until ``finished`` moves it to when its answer came: the server counts arrivals,
+    which fall somewhere in between, so a call let go exactly one window after another
+    could otherwise arrive inside it and be refused.
     """
 
     def __init__(self, clock: Clock, per_minute: int = 100, per_second: int = 10):
@@ -150,8 +157,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Block until a call may go; return the seconds waited."""
-        waited = 0.0
+        """Block until a call may go; return the stamp it is counted under."""
         while True:
             with self._lock:
                 now = self._clock.monotonic()
@@ -164,9 +170,25 @@ class RateLimiter:
                         wait = max(wait, recent[-limit] + span - now)
                 if wait <= 0:
                     self._sent.append(now)
-                    return waited
+                    return now
             self._clock.sleep(wait)
-            waited += wait
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Wait for room, then hold it for the call made inside."""
+        stamp = self.acquire()
+        try:
+            yield
+        finally:
+            self.finished(stamp)
+
+    def finished(self, stamp: float) -> None:
+        """Count the call under ``stamp`` from now on, when its answer (or failure) came.
+        Appending keeps the stamps in order: no stamp taken earlier is later than now."""
+        with self._lock:
+            with contextlib.suppress(ValueError):
+                self._sent.remove(stamp)
+            self._sent.append(self._clock.monotonic())
 
 
 # --- logs and metrics ------------------------------------------------------------
@@ -265,6 +287,14 @@ def never_rate_limited(response: requests.Response, clock: Clock) -> float | Non
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How long one call keeps trying.
+
+    Failures (network errors, 5xx, answers cut short) get ``max_attempts`` tries.
+    Rate-limit answers do not count against those: a server that says "wait a second"
+    is answering, so its waits are honoured for as long as ``deadline_seconds`` (from
+    the first try) has room for them, each at most ``max_rate_limit_wait``.
+    """
+
     max_attempts: int = 5
     deadline_seconds: float = 120.0
     base_delay: float = 1.0
@@ -317,12 +347,16 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         log_variables: Any = None,
         exclusive: bool = False,
+        expect_json: bool = False,
     ) -> requests.Response:
         """Send one call, retrying only where it is safe.
 
         Rate-limit answers are retried for every call (the server did not act).
         Network errors and 5xx are retried only when ``idempotent``; otherwise a
-        ``NetworkError`` with ``maybe_acted`` goes to the caller to reconcile.
+        ``NetworkError`` with ``maybe_acted`` goes to the caller to reconcile. With
+        ``expect_json``, a 2xx answer whose body is not JSON (cut short on the way) is
+        a failure like a 5xx: retried when ``idempotent``, else returned to the caller,
+        which can tell it by ``unreadable_success``.
         """
         lock: AbstractContextManager[Any] = self._exclusive if exclusive else nullcontext()
         with lock:
@@ -335,6 +369,7 @@ class Transport:
                 headers=headers,
                 params=params,
                 log_variables=log_variables,
+                expect_json=expect_json,
             )
 
     def _send(
@@ -348,13 +383,15 @@ class Transport:
         headers: Mapping[str, str] | None,
         params: Mapping[str, Any] | None,
         log_variables: Any,
+        expect_json: bool,
     ) -> requests.Response:
         deadline = self.clock.monotonic() + self.retry.deadline_seconds
         attempt = 0
+        failures = 0
+        limited = 0
+        limited_seconds = 0.0
         while True:
             attempt += 1
-            if self.limiter:
-                self.limiter.acquire()
             self.log.emit(
                 {
                     "timestamp": _stamp(self.clock),
@@ -370,15 +407,16 @@ class Transport:
             started = time.perf_counter()
             self.metrics.sent()
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    json=json_body,
-                    headers=dict(headers or {}),
-                    params=params,
-                    timeout=(self.connect_timeout, self.read_timeout),
-                    allow_redirects=False,
-                )
+                with self.limiter.slot() if self.limiter else nullcontext():
+                    response = self.session.request(
+                        method,
+                        url,
+                        json=json_body,
+                        headers=dict(headers or {}),
+                        params=params,
+                        timeout=(self.connect_timeout, self.read_timeout),
+                        allow_redirects=False,
+                    )
             except requests.exceptions.SSLError as exc:
                 self._finish(operation, started, "TLS_ERROR", str(exc))
                 raise TlsError(
@@ -392,8 +430,9 @@ class Transport:
                 self._finish(operation, started, error.code, error.why)
                 if not idempotent:
                     raise error from None
-                wait = self._backoff(attempt)
-                if attempt >= self.retry.max_attempts or wait > remaining(self.clock, deadline):
+                failures += 1
+                wait = self._failure_wait(failures, deadline)
+                if wait is None:
                     raise error from None
                 self._retry_wait(operation, wait, error.code)
                 continue
@@ -402,25 +441,27 @@ class Transport:
             limited_wait = self.rate_limit_rule(response, self.clock)
             if limited_wait is not None:
                 self._finish(operation, started, "RATE_LIMITED", f"HTTP {response.status_code}")
-                wait = max(limited_wait, self._backoff(attempt) if limited_wait == 0 else 0)
-                if (
-                    attempt >= self.retry.max_attempts
-                    or wait > self.retry.max_rate_limit_wait
-                    or wait > remaining(self.clock, deadline)
-                ):
+                limited += 1
+                # "Retry now" gets backoff, so that a busy server is not hammered.
+                wait = max(limited_wait, self._backoff(limited) if limited_wait == 0 else 0)
+                left = remaining(self.clock, deadline)
+                if wait > self.retry.max_rate_limit_wait or wait > left:
                     raise RateLimitedError(
                         f"{operation} was rate limited by {_host(url)}",
-                        f"still limited after {attempt} attempts (next wait {wait:.0f} s)",
+                        _limited_why(attempt, limited_seconds, wait, left, self.retry),
                         "Run fewer starts at once on this key, or retry the job later",
                     )
+                limited_seconds += wait
                 self._retry_wait(operation, wait, "RATE_LIMITED")
                 continue
 
-            if response.status_code >= 500 and idempotent:
-                self._finish(operation, started, f"HTTP_{response.status_code}", "")
-                wait = self._backoff(attempt)
-                if attempt < self.retry.max_attempts and wait <= remaining(self.clock, deadline):
-                    self._retry_wait(operation, wait, f"HTTP_{response.status_code}")
+            broken = _broken_answer(response, expect_json) if idempotent else None
+            if broken is not None:
+                self._finish(operation, started, broken, "")
+                failures += 1
+                wait = self._failure_wait(failures, deadline)
+                if wait is not None:
+                    self._retry_wait(operation, wait, broken)
                     continue
                 return response
 
@@ -439,6 +480,14 @@ class Transport:
                 }
             )
             return response
+
+    def _failure_wait(self, failures: int, deadline: float) -> float | None:
+        """The pause before trying again after the ``failures``-th failure, or None
+        when the attempts are spent or the deadline has no room for it."""
+        wait = self._backoff(failures)
+        if failures >= self.retry.max_attempts or wait > remaining(self.clock, deadline):
+            return None
+        return wait
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: between half and all of the nominal delay."""
@@ -492,6 +541,37 @@ def _stamp(clock: Clock) -> str:
 
 def _host(url: str) -> str:
     return urlsplit(url).hostname or url
+
+
+def unreadable_success(response: requests.Response) -> bool:
+    """A 2xx answer whose body is not JSON: cut short on its way (after the server
+    acted), or not from the API at all. A 204 has no body by definition."""
+    if not 200 <= response.status_code < 300 or response.status_code == 204:
+        return False
+    try:
+        response.json()
+    except ValueError:
+        return True
+    return False
+
+
+def _broken_answer(response: requests.Response, expect_json: bool) -> str | None:
+    """The error code of an answer worth asking again for, or None."""
+    if response.status_code >= 500:
+        return f"HTTP_{response.status_code}"
+    if expect_json and unreadable_success(response):
+        return "UNREADABLE_ANSWER"
+    return None
+
+
+def _limited_why(attempt: int, waited: float, wait: float, left: float, policy: RetryPolicy) -> str:
+    done = f"still limited after {attempt} attempts and {waited:.0f} s of waiting"
+    if wait > policy.max_rate_limit_wait:
+        return (
+            f"{done}; the server asks for {wait:.0f} s more, past the "
+            f"{policy.max_rate_limit_wait:.0f} s the action waits at once"
+        )
+    return f"{done}; the next wait ({wait:.0f} s) does not fit the {left:.0f} s left for this call"
 
 
 def _tls_reason(exc: Exception) -> str:

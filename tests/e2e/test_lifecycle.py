@@ -203,12 +203,11 @@ def test_stop_without_pod_ids_finds_the_runs_pods_by_name(sim: StandIn) -> None:
 
 def test_a_cancelled_start_leaves_nothing_after_the_post_step(sim: StandIn) -> None:
     env = sim.action_env(count=2, gpu_types=A6000, ssh_user=sim.ssh_user)
-    process = actionrun.start(env)
+    running = actionrun.launch(env)
     wait_until(lambda: len(sim.all_pods()) >= 1, 60, "a pod to be created")
-    cancelled = actionrun.cancel(process)
+    cancelled = running.cancel()
     assert cancelled.returncode != 0
-    main = actionrun.Result(cancelled.returncode, cancelled.stdout, cancelled.stderr, env)
-    posted = actionrun.post(main)
+    posted = actionrun.post(cancelled)
     assert posted.returncode == 0, posted.stdout
     wait_until(lambda: not live(sim), 10, "every pod to be gone")
     assert sim.github.runners() == []

@@ -20,7 +20,14 @@ from pod_rig import (
     wait_until,
 )
 
-from runpod_ssh_action.bootstrap import BootstrapConfig, BootstrapError, run_bootstrap
+from runpod_ssh_action import ssh
+from runpod_ssh_action.bootstrap import (
+    BootstrapConfig,
+    BootstrapError,
+    BootstrapResult,
+    bootstrap_at_login,
+)
+from runpod_ssh_action.clock import SystemClock
 
 JIT = "eyJqaXQiOiAiY29uZmlnIn0=\nline2 \"quote' $HOME `x` \\ and=equals"
 TOKEN = "AABBCCREGISTRATIONTOKEN0123456789"
@@ -33,6 +40,17 @@ def account_key_in_client_env(monkeypatch: pytest.MonkeyPatch) -> None:
     though the test sshd would accept RUNPOD_* variables sent by the client."""
     monkeypatch.setenv("RUNPOD_API_KEY", ACCOUNT_KEY)
     monkeypatch.setenv("RUNPOD_POD_ID", "pod-of-the-client")
+
+
+def _bootstrap(target: ssh.SshTarget, config: BootstrapConfig) -> BootstrapResult:
+    _, result = bootstrap_at_login(
+        target,
+        lambda: config,
+        clock=SystemClock(),
+        deadline=time.monotonic() + WAIT,
+        timeout=lambda: WAIT,
+    )
+    return result
 
 
 def _terminations(services: FakeServices, count: int = 1) -> None:
@@ -58,7 +76,7 @@ def test_jit_runner_gets_its_config_only_through_its_environment(
     pod = pods.start()
     config = runner_config(services, pod, secret=JIT)
 
-    result = run_bootstrap(pod.target, config, timeout=WAIT)
+    result = _bootstrap(pod.target, config)
 
     work_dir = pod.work_dir(config.runner_name)
     assert result.work_dir == str(work_dir)
@@ -85,7 +103,7 @@ def test_token_path_passes_the_token_in_the_environment_not_as_token(
     pod = pods.start()
     config = runner_config(services, pod, registration="token", secret=TOKEN)
 
-    result = run_bootstrap(pod.target, config, timeout=WAIT)
+    result = _bootstrap(pod.target, config)
 
     runner_dir = pod.work_dir(config.runner_name) / "runner"
     assert (runner_dir / "config.args").read_text().splitlines() == [
@@ -121,7 +139,7 @@ def test_registration_refused_by_config_sh_is_an_error(
     config = runner_config(services, pod, registration="token", behaviour="refuse", secret=TOKEN)
 
     with pytest.raises(BootstrapError) as caught:
-        run_bootstrap(pod.target, config, timeout=WAIT)
+        _bootstrap(pod.target, config)
 
     assert caught.value.reason == "runner-refused"
     assert "NotFound" in str(caught.value)
@@ -136,7 +154,7 @@ def test_checksum_mismatch_fails_and_starts_no_runner(
     config = dataclasses.replace(runner_config(services, pod, secret=JIT), runner_sha256="0" * 64)
 
     with pytest.raises(BootstrapError) as caught:
-        run_bootstrap(pod.target, config, timeout=WAIT)
+        _bootstrap(pod.target, config)
 
     assert caught.value.reason == "checksum-mismatch"
     assert caught.value.code == "BOOTSTRAP_CHECKSUM_MISMATCH"
@@ -155,7 +173,7 @@ def test_failed_download_is_an_error(pods: PodFactory, services: FakeServices) -
     )
 
     with pytest.raises(BootstrapError) as caught:
-        run_bootstrap(pod.target, config, timeout=WAIT)
+        _bootstrap(pod.target, config)
 
     assert caught.value.reason == "download-failed"
     assert "404" in str(caught.value)
@@ -167,7 +185,7 @@ def test_watchdog_terminates_the_pod_once_the_runner_has_done_its_job(
     pod = pods.start()
     # With a job under way, a one-second idle timeout must not fire.
     config = runner_config(services, pod, behaviour="job", idle_timeout=1, secret=JIT)
-    result = run_bootstrap(pod.target, config, timeout=WAIT)
+    result = _bootstrap(pod.target, config)
     work_dir = Path(result.work_dir)
     wait_until(lambda: "a job started" in _watchdog_log(work_dir), "the watchdog to see the job")
     assert services.terminated() == []
@@ -187,7 +205,7 @@ def test_watchdog_terminates_an_idle_pod(pods: PodFactory, services: FakeService
     pod = pods.start()
     config = runner_config(services, pod, behaviour="idle", idle_timeout=2, secret=JIT)
 
-    result = run_bootstrap(pod.target, config, timeout=WAIT)
+    result = _bootstrap(pod.target, config)
 
     _terminations(services)
     [done] = services.terminated()
@@ -201,7 +219,7 @@ def test_watchdog_terminates_at_the_maximum_lifetime_despite_a_running_job(
     pod = pods.start()
     config = runner_config(services, pod, behaviour="job", lifetime=3, secret=JIT)
 
-    result = run_bootstrap(pod.target, config, timeout=WAIT)
+    result = _bootstrap(pod.target, config)
 
     _terminations(services)
     assert services.terminated()[0].authorization == f"Bearer {pod.pod_key}"
@@ -229,7 +247,7 @@ def test_ssh_mode_watchdog_retries_and_uses_the_rp_environment_key(
         watchdog_interval_seconds=1,
     )
 
-    result = run_bootstrap(pod.target, config, timeout=WAIT)
+    result = _bootstrap(pod.target, config)
 
     assert result.runner_pid is None
     assert result.work_dir == str(pod.work_dir(f"pod-{pod.pod_id}"))
@@ -256,7 +274,7 @@ def test_without_a_pod_key_the_bootstrap_refuses(
     )
 
     with pytest.raises(BootstrapError) as caught:
-        run_bootstrap(pod.target, config, timeout=WAIT)
+        _bootstrap(pod.target, config)
 
     assert caught.value.reason == "no-pod-key"
     assert "watchdog cannot terminate this pod" in str(caught.value)
@@ -273,7 +291,7 @@ def test_a_session_of_another_pod_is_refused(pods: PodFactory, services: FakeSer
     )
 
     with pytest.raises(BootstrapError) as caught:
-        run_bootstrap(pod.target, config, timeout=WAIT)
+        _bootstrap(pod.target, config)
 
     assert caught.value.reason == "pod-mismatch"
 
@@ -284,7 +302,7 @@ def test_unprivileged_user_installs_under_its_own_home(
     pod = pods.start(user=pod_user)
     config = runner_config(services, pod, behaviour="job", secret=JIT)
 
-    result = run_bootstrap(pod.target, config, timeout=WAIT)
+    result = _bootstrap(pod.target, config)
 
     work_dir = pod_user.home / "runpod-ssh-action" / config.runner_name
     assert result.work_dir == str(work_dir)
@@ -306,10 +324,10 @@ def test_a_second_bootstrap_keeps_the_watchdog_and_refuses_a_second_runner(
 ) -> None:
     pod = pods.start()
     config = runner_config(services, pod, secret=JIT)
-    first = run_bootstrap(pod.target, config, timeout=WAIT)
+    first = _bootstrap(pod.target, config)
 
     with pytest.raises(BootstrapError) as caught:
-        run_bootstrap(pod.target, config, timeout=WAIT)
+        _bootstrap(pod.target, config)
 
     assert caught.value.reason == "already-running"
     assert (Path(first.work_dir) / "watchdog.pid").read_text().strip() == str(first.watchdog_pid)

@@ -34,7 +34,7 @@ def test_login_waits_until_sshd_is_up_and_records_its_host_key(
 
     recorded = ssh.wait_for_login(
         target, clock=SystemClock(), deadline=_deadline(), on_attempt=on_attempt
-    )
+    ).host_keys
 
     assert failures and "Connection refused" in failures[0]
     host_public = Path(f"{host_key}.pub").read_text().split()[1]
@@ -111,7 +111,7 @@ def test_parallel_logins_share_one_known_hosts_file(
         try:
             recorded[target.port] = ssh.wait_for_login(
                 target, clock=SystemClock(), deadline=_deadline()
-            )
+            ).host_keys
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
@@ -137,7 +137,7 @@ def test_a_new_pod_at_a_known_address_replaces_the_stale_key(
     first.stop()
     second = sshd_factory.start({}, port=first.port)
 
-    recorded = ssh.wait_for_login(target, clock=SystemClock(), deadline=_deadline())
+    recorded = ssh.wait_for_login(target, clock=SystemClock(), deadline=_deadline()).host_keys
 
     assert target.known_hosts.read_text() == recorded + "\n"
     assert recorded.endswith(second.host_public_key)

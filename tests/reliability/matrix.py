@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 from runpod_ssh_action.sim import Fault, StandIn
 
-from . import action
-from .action import Step
+from ..e2e import actionrun as action
+from ..e2e.actionrun import Step
 from .support import A6000, Operator, leak_problems, outcome, step_problems
 
 # A timeout fault holds the connection past both client timeouts (the lowered working

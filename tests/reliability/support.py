@@ -8,6 +8,7 @@ registered), never from what the action says about itself.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from runpod_ssh_action.runpod import PodSpec, RunPodClient
 from runpod_ssh_action.sim import StandIn
 from runpod_ssh_action.transport import ApiLog
 
-from .action import Step
+from ..e2e.actionrun import Step
 
 A6000 = "NVIDIA RTX A6000"
 NIGHTLY = os.environ.get("RPSA_NIGHTLY") == "1"
@@ -98,7 +99,7 @@ def step_problems(step: Step, *, may_fail: bool = True) -> list[str]:
         lowered = error.lower()
         if "unexpected" in lowered or "report this bug" in lowered:
             problems.append(f"{name}: an unexpected error: {error}")
-        if "429" in error and "rate limit" not in lowered:
+        if re.search(r"\b429\b", error) and "rate limit" not in lowered:
             problems.append(f"{name}: a 429 surfaced without saying rate limited: {error}")
     return problems
 
@@ -120,6 +121,11 @@ def leak_problems(sim: StandIn, env: dict[str, str], *, requested: int = 1) -> l
     if len(made) > requested:
         problems.append(f"{len(made)} pod names for {requested} requested")
     return problems
+
+
+def quiet(log: str) -> str:
+    """A log fit for a failure message: the mask lines are noise there."""
+    return "\n".join(line for line in log.splitlines() if not line.startswith("::add-mask::"))
 
 
 def outcome(steps: list[Step]) -> str:

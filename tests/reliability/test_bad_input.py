@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from runpod_ssh_action.sim import StandIn
 
-from . import action
+from ..e2e import actionrun as action
 from .support import A6000, Tally, leak_problems, run_of, step_problems
 
 CREATES = ("podRentInterruptable", "podFindAndDeployOnDemand")

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from runpod_ssh_action.sim import StandIn
 
-from . import action
+from ..e2e import actionrun as action
 from .support import A6000, NIGHTLY, Tally, leak_problems, run_of, step_problems
 
 SEED = 20261130
-CANCELS = 24 if NIGHTLY else 6
-KILLS = 9 if NIGHTLY else 4
+CANCELS = 48 if NIGHTLY else 12
+KILLS = 12 if NIGHTLY else 6
 # Short enough that the nets fire within the test, long enough for a runner start.
 LIFETIME_MINUTES = "0.5"
 STARTUP_MINUTES = "0.4"
@@ -34,10 +34,13 @@ class Landing:
     delay: float
     pods: int
     runners: int
+    began: bool
     finished: bool
 
     @property
     def where(self) -> str:
+        if not self.began:
+            return "before the step began"
         if self.finished:
             return "after the start finished"
         if self.pods == 0:
@@ -66,13 +69,18 @@ def test_a_cancel_at_any_point_of_start_leaves_nothing_after_post(
         time.sleep(delay)
         pods, runners = _progress(sim, env)
         main = running.cancel()
-        # A signal that lands once the start is done may end the process on its way
-        # out; what the step achieved is what it saved.
+        # What the step achieved is what it saved: a signal that lands once the start
+        # is done may end the process on its way out, and one that lands before the
+        # entrypoint has its handlers (its first second, spent importing) ends it at
+        # once, with Python's KeyboardInterrupt, before anything was asked of RunPod.
+        began = "outcome" in main.state
         finished = main.state.get("outcome") == "success"
-        landing = Landing(delay, pods, runners, finished)
-        problems = [p for p in step_problems(main) if "traceback" in p]
-        if not finished and main.returncode != 1:
-            problems.append(f"main did not end within the cancel window ({main.returncode})")
+        landing = Landing(delay, pods, runners, began, finished)
+        problems = []
+        if began:
+            problems += [p for p in step_problems(main) if "traceback" in p]
+            if not finished and main.returncode != 1:
+                problems.append(f"main did not end within the cancel window ({main.returncode})")
         posted = action.post(main)
         problems += step_problems(posted, may_fail=False)
         if finished:
@@ -113,7 +121,10 @@ def test_a_killed_start_is_ended_by_the_pods_own_nets_and_reap(sim: StandIn, tal
         time.sleep(delay)
         pods, runners = _progress(sim, env)
         killed = running.kill()
-        return env, Landing(delay, pods, runners, killed.state.get("outcome") == "success")
+        state = killed.state
+        return env, Landing(
+            delay, pods, runners, "outcome" in state, state.get("outcome") == "success"
+        )
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         runs = list(pool.map(one, delays))

@@ -19,7 +19,7 @@ from runpod_ssh_action.sim import SimConfig, StandIn
 
 from .conftest import start_standins
 from .matrix import CELLS, Case, CaseResult, cases, ci_cases, run_case
-from .support import NIGHTLY, Operator, Tally, operator
+from .support import NIGHTLY, Operator, Tally, operator, quiet
 
 LANES = 3
 GROUPS = [(api, phase) for api in ("RunPod", "GitHub") for phase in ("start", "post", "stop")]
@@ -68,6 +68,6 @@ def test_one_fault_on_any_call_leaks_nothing(
             note=result.outcome,
         )
     broken = [r for r in results if not r.held]
-    assert not broken, "\n\n".join(
-        f"{r.case.name}: {'; '.join(r.problems)}\n{r.log[-4000:]}" for r in broken
+    assert not broken, "\n".join(f"{r.case.name}: {'; '.join(r.problems)}" for r in broken) + (
+        "\n\n" + "\n\n".join(f"{r.case.name}:\n{quiet(r.log)[-3000:]}" for r in broken)
     )

@@ -10,8 +10,8 @@ import pytest
 
 from runpod_ssh_action.sim import Fault, StandIn
 
-from . import action
-from .action import Step
+from ..e2e import actionrun as action
+from ..e2e.actionrun import Step
 from .support import A6000, KnownDefectError, Tally, leak_problems, run_of, step_problems
 
 # Enough failed answers to outlast every retry: the service is down for the step.
@@ -81,13 +81,6 @@ def test_a_pod_preempted_during_set_up_fails_the_start_and_is_ended(
     _check(tally, "operator: pod preempted during set-up", problems, case.main, case.posted)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownDefectError,
-    reason="bringup.py: once every pod is handed to a set-up worker nobody reads the pods' "
-    "status again, so a pod preempted while the worker waits for SSH is retried until "
-    "startup-timeout-minutes runs out (15 by default) instead of failing as POD_LOST",
-)
 def test_a_pod_preempted_during_set_up_is_reported_as_lost(
     preempted_in_set_up: Preempted,
 ) -> None:

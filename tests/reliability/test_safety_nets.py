@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from runpod_ssh_action.sim import StandIn
 
-from . import action
+from ..e2e import actionrun as action
 from .support import A6000, Tally
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from runpod_ssh_action.sim import StandIn
 
-from . import action
-from .action import Step
+from ..e2e import actionrun as action
+from ..e2e.actionrun import Step
 from .support import A6000, Tally, run_of
 
 MASK = "::add-mask::"

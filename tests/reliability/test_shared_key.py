@@ -11,7 +11,7 @@ import pytest
 
 from runpod_ssh_action.sim import SimConfig, StandIn
 
-from . import action
+from ..e2e import actionrun as action
 from .conftest import start_standins
 from .support import A6000, NIGHTLY, Tally, leak_problems, outcome, step_problems
 

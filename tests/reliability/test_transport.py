@@ -24,7 +24,7 @@ from runpod_ssh_action.runpod import RunPodClient
 from runpod_ssh_action.sim import StandIn
 from runpod_ssh_action.transport import ApiLog
 
-from . import action
+from ..e2e import actionrun as action
 from .support import A6000, Tally, step_problems
 
 ANSWER = json.dumps({"data": {"myself": {"id": "user-1"}}}).encode()

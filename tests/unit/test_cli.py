@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import runpod_ssh_action.settings as settings_module
 from runpod_ssh_action import __version__, cli
 from runpod_ssh_action.errors import ActionError
 from runpod_ssh_action.settings import INPUTS, Settings
@@ -292,3 +293,45 @@ def test_entrypoint_script_reports_bad_inputs(tmp_path: Path) -> None:
     assert done.returncode == 1
     errors = [line for line in done.stdout.splitlines() if line.startswith("::error")]
     assert errors[0].startswith("::error title=Invalid input::Input 'runpod-api-key' is invalid")
+
+
+def test_a_start_cancelled_before_it_began_rents_nothing(
+    environ: dict[str, str], lifecycle: FakeLifecycle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cancelled = threading.Event()
+    cancelled.set()
+    assert cli.main(["start"], cancelled) == 1
+    assert lifecycle.calls == []
+    errors = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::error")]
+    assert errors == [f"::error::{cli.CANCELLED_BEFORE_START}"]
+
+
+@pytest.mark.parametrize("command", ["post", "stop"])
+def test_steps_that_end_things_still_run_when_cancelled_before_they_began(
+    environ: dict[str, str], lifecycle: FakeLifecycle, command: str
+) -> None:
+    cancelled = threading.Event()
+    cancelled.set()
+    seen: list[bool] = []
+
+    def behaviour(workflow: Workflow, event: threading.Event) -> int:
+        seen.append(event.is_set())
+        return 0
+
+    lifecycle.behaviour = behaviour
+    assert cli.main([command], cancelled) == 0
+    assert seen == [True]
+
+
+def test_a_cancel_while_inputs_load_is_handed_to_the_lifecycle(
+    environ: dict[str, str], lifecycle: FakeLifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = settings_module.load_settings
+
+    def load_and_get_cancelled(*args: object, **kwargs: object) -> Settings:
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: main took SIGINT over
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(settings_module, "load_settings", load_and_get_cancelled)
+    assert cli.main(["start"]) == 1
+    assert lifecycle.calls == []

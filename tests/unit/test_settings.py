@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from pydantic import SecretStr, ValidationError
 
 from runpod_ssh_action.errors import InputError
 from runpod_ssh_action.settings import (
@@ -261,6 +262,35 @@ def test_github_app(app_pem: str) -> None:
     assert s.github_app_id == "123456"
     assert s.github_app_private_key is not None
     assert "BEGIN RSA PRIVATE KEY" in s.github_app_private_key.get_secret_value()
+
+
+def test_the_app_key_is_parsed_once_and_kept_for_signing(
+    rsa_key: rsa.RSAPrivateKey, app_pem: str
+) -> None:
+    s = load(
+        {"INPUT_GITHUB-APP-ID": "123456", "INPUT_GITHUB-APP-PRIVATE-KEY": app_pem},
+        drop=("INPUT_GITHUB-TOKEN",),
+    )
+
+    key = s.app_private_key
+    assert key is not None
+    assert key.private_numbers() == rsa_key.private_numbers()
+    assert app_pem not in repr(s) and "BEGIN" not in repr(s.github_app_private_key)
+    assert load(BASE).app_private_key is None
+
+
+def test_an_app_key_handed_in_as_a_secret_is_checked_and_parsed_too(
+    rsa_key: rsa.RSAPrivateKey, app_pem: str
+) -> None:
+    typed = {**dict(load(BASE)), "github_token": None, "github_app_id": "1"}
+    del typed["github_app_private_key"]
+
+    s = Settings(**typed, github_app_private_key=SecretStr(app_pem))
+
+    assert s.app_private_key is not None
+    assert s.app_private_key.private_numbers() == rsa_key.private_numbers()
+    with pytest.raises(ValidationError):
+        Settings(**typed, github_app_private_key=SecretStr("not a key"))
 
 
 def test_app_key_with_literal_newline_escapes_and_client_id(app_pem: str) -> None:

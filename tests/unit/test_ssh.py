@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -115,11 +116,13 @@ def test_login_retries_with_growing_pauses_until_the_deadline(tmp_path: Path) ->
             on_attempt=lambda n, reason: attempts.append((n, reason)),
         )
 
-    assert clock.sleeps[0] == ssh.FIRST_RETRY
-    assert all(b >= a for a, b in zip(clock.sleeps, clock.sleeps[1:-1], strict=False))
-    assert max(clock.sleeps) == ssh.LONGEST_RETRY
+    # Zero sleeps are the checks for a cancelled step while ssh runs.
+    pauses = [s for s in clock.sleeps if s > 0]
+    assert pauses[0] == ssh.FIRST_RETRY
+    assert all(b >= a for a, b in itertools.pairwise(pauses[:-1]))
+    assert max(pauses) == ssh.LONGEST_RETRY
     assert clock.monotonic() == pytest.approx(20.0)
-    assert [n for n, _ in attempts] == list(range(1, len(clock.sleeps) + 2))
+    assert [n for n, _ in attempts] == list(range(1, len(pauses) + 2))
     assert "Connection refused" in attempts[-1][1]
     error = caught.value
     assert error.code == "SSH_LOGIN_FAILED"
@@ -200,3 +203,73 @@ def test_run_leaves_other_ssh_failures_to_the_caller(
     done = ssh.run(_target(tmp_path), "true", timeout=30)
 
     assert done.returncode == 255 and b"reset" in done.stderr
+
+
+def _fake_pod_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after_ready: str) -> Path:
+    """An ssh that refuses the first two logins, then records a host key into the
+    UserKnownHostsFile it was given, prints the ready line and runs ``after_ready``
+    (shell, with the session's stdin). Returns the directory it leaves its traces in."""
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    script = f"""
+n=$(($(cat {traces}/count 2>/dev/null || echo 0) + 1)); echo $n > {traces}/count
+if [ $n -le 2 ]; then echo "connect to host: Connection refused" >&2; exit 255; fi
+for arg; do case $arg in UserKnownHostsFile=*)
+  file=${{arg#UserKnownHostsFile=}}; file=${{file#\\"}}; file=${{file%\\"}}
+  echo "[127.0.0.1]:22001 ssh-ed25519 AAAAfake" > "$file";;
+esac; done
+echo {ssh.SESSION_READY}
+{after_ready}
+"""
+    _fake_ssh(tmp_path, monkeypatch, script)
+    return traces
+
+
+def test_the_command_runs_in_the_first_login_that_works_and_gets_stdin_only_then(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traces = _fake_pod_ssh(
+        tmp_path, monkeypatch, f"cat > {tmp_path}/traces/stdin; echo result; exit 3"
+    )
+    asked: list[int] = []
+
+    def stdin() -> bytes:
+        asked.append(int((traces / "count").read_text()))
+        return b"the-secret\n"
+
+    login = ssh.wait_for_login(
+        _target(tmp_path, host="127.0.0.1"),
+        clock=FakeClock(),
+        deadline=60.0,
+        then=ssh.SessionCommand("bash -s", stdin, lambda: 30.0),
+    )
+
+    assert asked == [3]
+    assert (traces / "stdin").read_bytes() == b"the-secret\n"
+    assert login.output is not None
+    assert (login.output.returncode, login.output.stdout) == (3, b"result\n")
+    assert login.host_keys == "[127.0.0.1]:22001 ssh-ed25519 AAAAfake"
+    assert (tmp_path / "known_hosts").read_text() == login.host_keys + "\n"
+    assert not any("the-secret" in arg for arg in login.output.args)
+
+
+def test_a_session_that_drops_once_its_input_went_out_is_not_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traces = _fake_pod_ssh(
+        tmp_path, monkeypatch, 'cat > /dev/null; echo "Connection reset by peer" >&2; exit 255'
+    )
+    attempts: list[int] = []
+
+    login = ssh.wait_for_login(
+        _target(tmp_path, host="127.0.0.1"),
+        clock=FakeClock(),
+        deadline=60.0,
+        then=ssh.SessionCommand("bash -s", lambda: b"script\n", lambda: 30.0),
+        on_attempt=lambda n, _: attempts.append(n),
+    )
+
+    assert attempts == [1, 2]
+    assert (traces / "count").read_text().strip() == "3"
+    assert login.output is not None
+    assert login.output.returncode == 255 and b"reset" in login.output.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import textwrap
 
-import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -70,6 +69,10 @@ def load_app_private_key(
 
 def app_jwt(app_id: str, key: rsa.RSAPrivateKey, clock: Clock) -> str:
     """The RS256 JWT that authenticates as the App itself (``iss`` = app or client id)."""
+    # Imported here: PyJWT loads cryptography's x509 module (tens of milliseconds), which
+    # a step that logs in with a token, or not at all, should not pay for.
+    import jwt  # noqa: PLC0415
+
     now = int(clock.now().timestamp())
     claims = {"iat": now - JWT_BACKDATE_SECONDS, "exp": now + JWT_LIFETIME_SECONDS, "iss": app_id}
     return jwt.encode(claims, key, algorithm="RS256")

@@ -29,6 +29,7 @@ from ..transport import (
     Transport,
     ca_bundle_from_env,
     check_endpoint,
+    unreadable_success,
 )
 from . import operations as ops
 from .auth import app_jwt
@@ -266,9 +267,10 @@ class GitHubClient:
     ) -> JitConfig:
         """Register an ephemeral just-in-time runner and return its config (masked).
 
-        A POST that breaks after GitHub may have acted is reconciled before the one
-        retry: any runner already registered under ``name`` is deleted, so a retry can
-        never leave a second runner behind.
+        A POST that breaks after GitHub may have acted (a broken connection, a 5xx, an
+        answer cut short) is reconciled before the one retry: any runner already
+        registered under ``name`` is deleted, so a retry can never leave a second
+        runner behind.
         """
         body = {
             "name": name,
@@ -459,6 +461,8 @@ class GitHubClient:
             log_variables=json_body,
             # GitHub asks for mutations one at a time per client, never in parallel.
             exclusive=method != "GET",
+            # Every GET answer is JSON: one that is not was cut short, and is asked again.
+            expect_json=method == "GET",
         )
 
     def _post_token(
@@ -470,7 +474,9 @@ class GitHubClient:
         credentials: _Credentials | None = None,
     ) -> requests.Response:
         """POST a call that mints a token. POSTs are not retried by the transport, but a
-        duplicate token only expires unused, so one broken attempt is tried again."""
+        duplicate token only expires unused, so one broken attempt is tried again: a
+        broken connection, a 5xx, or a 2xx cut short (its token, minted but never
+        read, cannot be revoked and expires within the hour)."""
 
         def send() -> requests.Response:
             return self._call(
@@ -482,7 +488,7 @@ class GitHubClient:
         except NetworkError:
             self._clock.sleep(SECOND_TRY_PAUSE)
             return send()
-        if response.status_code >= 500:
+        if response.status_code >= 500 or unreadable_success(response):
             self._clock.sleep(SECOND_TRY_PAUSE)
             return send()
         return response
@@ -645,6 +651,17 @@ class GitHubClient:
                 self._remove_half_registered(scope, name, what)
             return exc
         status = response.status_code
+        if unreadable_success(response):
+            # GitHub registered the runner, but its config was lost on the way.
+            self._remove_half_registered(scope, name, what)
+            return GitHubError(
+                what,
+                f"GitHub's answer (HTTP {status}) was cut short or was not JSON; the runner "
+                "it registered was removed",
+                "Check that the GitHub API URL points to GitHub's REST API; if it does, run "
+                "the job again",
+                status=status,
+            )
         if status in (200, 201):
             return self._jit_config(response, scope, name, what)
         if retrying and _name_taken(response, self._masker):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -290,7 +290,7 @@ class RunPodApp:
         if self.rate_limit is not None:
             wait = self.rate_limit.admit(key)
             if wait is not None:
-                return Response.json(
+                refused = Response.json(
                     429,
                     {
                         "errors": [
@@ -302,6 +302,9 @@ class RunPodApp:
                     },
                     {"Retry-After": retry_after_header(wait)},
                 )
+                # The key was known, so the refusal is recorded as that principal's:
+                # a record that counts one client's requests must see its 429s too.
+                return replace(refused, principal=principal)
         answer = self._answer(request, principal)
         return Response(answer.status, answer.headers, answer.body, answer.pod_ids, principal)
 
