@@ -1,7 +1,7 @@
 """The fault matrix through the real entrypoint (see ``matrix.py`` for the cells).
 
-CI runs every fault on the calls that make or end something and a rotation of faults
-on the others; ``RPSA_NIGHTLY=1`` runs the whole cross product. Cases run on a few
+CI runs every fault on every call but GitHub's bare 429 (a minute's wait each), which
+it tries on one call; ``RPSA_NIGHTLY=1`` runs the whole cross product. Cases run on a few
 stand-ins at once (a fault queue belongs to one stand-in, so one case per stand-in at a
 time), each case with a run id of its own.
 """

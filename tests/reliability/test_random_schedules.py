@@ -28,9 +28,9 @@ from ..e2e.actionrun import Step, child_env, post_env
 from .matrix import CLIENT_TIMEOUT, GENERIC, GH, RP, RUNPOD_MESSAGES, SLOW_FAULT
 from .support import NIGHTLY, Operator, Tally, leak_problems, operator, outcome, step_problems
 
-EXAMPLES = 1000 if NIGHTLY else 200
+EXAMPLES = 1000 if NIGHTLY else 300
 # What CI spends here at most; the count actually drawn is printed in the summary table.
-BUDGET_SECONDS = float("inf") if NIGHTLY else 360.0
+BUDGET_SECONDS = float("inf") if NIGHTLY else 480.0
 BATCH = 10
 
 RUNPOD_OPERATIONS = sorted(set(RP.values()))
