@@ -5,8 +5,14 @@
 # does that); users and the release workflow get the default, debian:bookworm-slim. The
 # default names a stage rather than the image because dependabot only updates an image
 # written out on a FROM line; an unused stage is never pulled.
+#
+# The base is pinned by the digest of its multi-arch index, so that a user who pins the
+# action's commit also pins every byte it is built from; dependabot (the docker
+# ecosystem in .github/dependabot.yml) moves the digest when Debian publishes a new
+# build. This one is debian:bookworm-slim of 2026-09-18 (docker-library/repo-info,
+# repos/debian/remote/bookworm-slim.md).
 ARG BASE_IMAGE=debian-bookworm-slim
-FROM debian:bookworm-slim AS debian-bookworm-slim
+FROM debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251 AS debian-bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
 

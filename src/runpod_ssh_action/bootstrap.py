@@ -3,13 +3,15 @@
 The work is done by ``pod/bootstrap.sh`` on the pod. It travels over SSH as the
 stdin of ``bash -s``, in the session of the first login, followed by a config block of
 ``KEY=<base64>`` lines, so the JIT config or registration token never appears on a
-command line or in a file (the script's header says how). This module renders that
-input, runs it and turns the script's one ``RPSA-RESULT`` line into a result or a
-``BootstrapError``.
+command line or in a file the bootstrap writes (the script's header says how, and what
+the runner itself keeps). This module renders that input, runs it and turns the
+script's one ``RPSA-RESULT`` line into a result or a ``BootstrapError``.
 
 The watchdog terminates the pod with its pod-scoped key when the maximum lifetime
 passes and, in runner mode, when the runner process has exited or no job has started
-within ``idle_timeout_seconds`` of the bootstrap.
+within ``idle_timeout_seconds`` of the bootstrap. A job running as root (``runner_user``
+empty, the login being root) can read that key and kill the watchdog; with
+``runner_user`` set the runner runs as that unprivileged user, which can do neither.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _RUNNER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _LABEL = re.compile(r"^[^,\s]+$")
 _URL = re.compile(r"^https?://\S+$")
+_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 _FIXES = {
     "no-pod-key": (
@@ -66,10 +69,27 @@ _FIXES = {
         "and the labels"
     ),
     "runner-start-failed": "Check that the image can run the GitHub Actions runner",
+    "runner-exited": (
+        "Check runner-version (latest is the newest release) and the runner's log on the "
+        "pod (runner.log and the runner's _diag folder)"
+    ),
     "watchdog-failed": "Check that the image can run background processes (setsid, nohup)",
     "already-running": "A runner with this name already runs on the pod; run the job again",
+    "runner-user-needs-root": "Set ssh-user to root, or leave runner-user empty",
+    "runner-user-privileged": (
+        "Name a new user in runner-user, or one without root's ids or an admin group "
+        "(sudo, wheel, docker, ...)"
+    ),
+    "runner-user-failed": "Use an image where root can add users (useradd) and change /etc",
 }
 _DEFAULT_FIX = "This is likely a bug in runpod-ssh-action; please report it with the log"
+# GitHub's refusal of an expired version (actions/runner #4305, BrokerHttpClient.cs
+# RunnerVersionTooOld): the one runner exit whose fix is certain.
+_DEPRECATED = "is deprecated and cannot receive messages"
+_DEPRECATED_FIX = (
+    "Set runner-version to latest (or to a release from the last 30 days): GitHub stops "
+    "giving jobs to a runner version about 30 days after a newer release"
+)
 
 
 class BootstrapError(ActionError):
@@ -80,12 +100,13 @@ class BootstrapError(ActionError):
 
     def __init__(self, what: str, why: str, reason: str):
         self.reason = reason
-        super().__init__(
-            what,
-            why,
-            _FIXES.get(reason, _DEFAULT_FIX),
-            code="BOOTSTRAP_" + reason.upper().replace("-", "_"),
-        )
+        self.detail = why
+        fix = _FIXES.get(reason, _DEFAULT_FIX)
+        if reason == "runner-exited":
+            why = f'the runner stopped before it took a job, saying "{why.rstrip(". ")}"'
+            if _DEPRECATED in why:
+                fix = _DEPRECATED_FIX
+        super().__init__(what, why, fix, code="BOOTSTRAP_" + reason.upper().replace("-", "_"))
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,7 @@ class BootstrapConfig:
     registration_token: str = field(default="", repr=False)
     github_url: str = ""
     runner_group: str = ""
+    runner_user: str = ""
     watchdog_interval_seconds: int = DEFAULT_WATCHDOG_INTERVAL
 
     @property
@@ -150,6 +172,8 @@ def _check(config: BootstrapConfig) -> None:
         raise _invalid("the runner download URL is not an http(s) URL")
     if not _SHA256.match(config.runner_sha256):
         raise _invalid("the runner SHA-256 is not 64 hex digits")
+    if config.runner_user and (not _USER.match(config.runner_user) or config.runner_user == "root"):
+        raise _invalid(f"runner user {config.runner_user!r} is not an unprivileged user name")
     if config.registration == "jit" and not config.jit_config:
         raise _invalid("JIT registration without a JIT config")
     if config.registration == "token":
@@ -178,6 +202,7 @@ def render_input(config: BootstrapConfig) -> bytes:
         "REGISTRATION_TOKEN": config.registration_token,
         "GITHUB_URL": config.github_url,
         "RUNNER_GROUP": config.runner_group,
+        "RUNNER_USER": config.runner_user,
     }
     body = script()
     if not body.endswith(b"\n"):
@@ -186,6 +211,41 @@ def render_input(config: BootstrapConfig) -> bytes:
     lines += [f"{k}={base64.b64encode(v.encode()).decode('ascii')}" for k, v in values.items()]
     lines.append(CONFIG_END)
     return body + "".join(f"{line}\n" for line in lines).encode("ascii")
+
+
+def runner_status(
+    target: ssh.SshTarget,
+    pod_id: str,
+    runner_name: str,
+    *,
+    timeout: float,
+    clock: Clock | None = None,
+    masker: Masker | None = None,
+) -> BootstrapError | None:
+    """Ask the pod whether its runner still runs: the error to fail with if it exited,
+    else None (also when the pod could not be asked: the next look may work).
+
+    The same script runs with ``MODE=status``, so the answer is read like a
+    bootstrap's and the runner's reason is taken from its output the same way."""
+    values = {"MODE": "status", "POD_ID": pod_id, "RUNNER_NAME": runner_name}
+    lines = [CONFIG_HEADER]
+    lines += [f"{k}={base64.b64encode(v.encode()).decode('ascii')}" for k, v in values.items()]
+    lines.append(CONFIG_END)
+    body = script().rstrip(b"\n") + b"\n"
+    stdin = body + "".join(f"{line}\n" for line in lines).encode("ascii")
+    try:
+        done = ssh.run(target, REMOTE_COMMAND, stdin=stdin, timeout=timeout, clock=clock)
+        config = BootstrapConfig("ssh", pod_id, "https://unused", 1, 0)
+        parse_output(
+            done.stdout, done.stderr, done.returncode, config=config, target=target, masker=masker
+        )
+    except BootstrapError as exc:
+        if exc.reason == "runner-exited":
+            return BootstrapError(f"The runner on pod {pod_id} exited", exc.detail, exc.reason)
+        return None
+    except ssh.SshError:
+        return None
+    return None
 
 
 def bootstrap_at_login(
@@ -197,6 +257,7 @@ def bootstrap_at_login(
     timeout: Callable[[], float],
     on_attempt: Callable[[int, str], None] | None = None,
     masker: Masker | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> tuple[str, BootstrapResult]:
     """Log in (retried until ``deadline``, as ``ssh.wait_for_login`` does) and run the
     bootstrap in the session of the first login that works; return the pinned host
@@ -205,7 +266,8 @@ def bootstrap_at_login(
     ``config`` and ``timeout`` are asked for once logged in. A login refused before the
     pod's shell was ready is tried again; a session that drops once the bootstrap's
     input went out is not, because the script may have started the watchdog or the
-    runner: that is a ``BootstrapError``.
+    runner: that is a ``BootstrapError``. ``on_warning`` gets each ``RPSA-WARN`` line
+    (redacted), also when the bootstrap then fails.
     """
     chosen: list[BootstrapConfig] = []
 
@@ -224,7 +286,13 @@ def bootstrap_at_login(
     assert login.output is not None
     done = login.output
     result = parse_output(
-        done.stdout, done.stderr, done.returncode, config=chosen[0], target=target, masker=masker
+        done.stdout,
+        done.stderr,
+        done.returncode,
+        config=chosen[0],
+        target=target,
+        masker=masker,
+        on_warning=on_warning,
     )
     return login.host_keys, result
 
@@ -250,12 +318,17 @@ def parse_output(
     config: BootstrapConfig,
     target: ssh.SshTarget,
     masker: Masker | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> BootstrapResult:
     redact = _redactor(config, masker)
     lines = stdout.decode("utf-8", "replace").splitlines()
     warnings = tuple(
         redact(line[len(WARN_PREFIX) :]) for line in lines if line.startswith(WARN_PREFIX)
     )
+    # Told before any failure is raised: a warning often explains the failure after it.
+    if on_warning is not None:
+        for warning in warnings:
+            on_warning(warning)
     results = [line[len(RESULT_PREFIX) :] for line in lines if line.startswith(RESULT_PREFIX)]
     where = f"pod {config.pod_id} ({target.user}@{target.host} port {target.port})"
     if not results:

@@ -11,14 +11,14 @@ bootstraps fails the start at the next look, not at the start-up timeout.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import ssh
-from .bootstrap import BootstrapConfig, BootstrapError, bootstrap_at_login
+from . import ssh, summary
+from .bootstrap import BootstrapConfig, BootstrapError, bootstrap_at_login, runner_status
 from .capacity import Rung
 from .clock import remaining
 from .context import Context
@@ -55,6 +55,8 @@ class Backoff:
 BOOT_POLL = Backoff(first=1.0, share=0.03, longest=5.0)
 # A runner shows online a few seconds after its bootstrap; GitHub's budget is larger.
 ONLINE_POLL = Backoff(first=0.5, share=0.1, longest=5.0)
+# The longest one look at a pod's runner may take while runners come online.
+RUNNER_LOOK_TIMEOUT = 30.0
 # The longest the main thread waits on the set-up workers before it checks for a cancel.
 SET_UP_CHECK = 0.1
 
@@ -83,6 +85,7 @@ class _Registration:
     runner: Runner | None = None
     jit_config: str = field(default="", repr=False)
     registration_token: str = field(default="", repr=False)
+    runner_group: str = ""
 
 
 def bring_up(
@@ -227,11 +230,20 @@ def _register_runners(
     github, scope = ctx.work.github, ctx.scope
     assert github is not None and scope is not None
     if settings.runner_registration != "jit":
-        shared = pool.submit(
-            lambda: _Registration(registration_token=github.registration_token(scope).token)
-        )
+        group_id = settings.runner_group_id
+
+        def token() -> _Registration:
+            # config.sh takes the group by name; the default group needs no name.
+            group = "" if group_id == 1 else github.runner_group_name(scope, group_id)
+            return _Registration(
+                registration_token=github.registration_token(scope).token, runner_group=group
+            )
+
+        shared = pool.submit(token)
         return {item.index: shared for item in rented}
-    labels = ["self-hosted", "linux", "x64", label, *settings.runner_labels]
+    # Only this start's label and the user's: a runner that also had self-hosted, linux
+    # and x64 would take any job asking for runs-on: self-hosted, a fork's included.
+    labels = [label, *settings.runner_labels]
 
     def register(index: int) -> _Registration:
         jit = github.generate_jit_config(
@@ -272,12 +284,14 @@ def _set_up(
             idle_timeout_seconds=settings.idle_timeout_seconds,
             runner_name=name if settings.runner else "",
             runner_labels=(label, *settings.runner_labels),
-            runner_url=settings.runner_tarball_url,
-            runner_sha256=settings.runner_tarball_sha256,
+            runner_url=ctx.runner_release.url if ctx.runner_release else "",
+            runner_sha256=ctx.runner_release.sha256 if ctx.runner_release else "",
             registration=settings.runner_registration,
             jit_config=given[0].jit_config,
             registration_token=given[0].registration_token,
             github_url=settings.github_target_url,
+            runner_group=given[0].runner_group,
+            runner_user=settings.runner_user,
         )
 
     host_keys, _ = bootstrap_at_login(
@@ -287,12 +301,20 @@ def _set_up(
         deadline=deadline,
         timeout=lambda: max(30.0, min(600.0, remaining(ctx.clock, deadline))),
         masker=ctx.workflow.masker,
+        on_warning=lambda text: _pod_warned(ctx, pod.id, text),
     )
     ctx.timeline.mark(pod.id, "bootstrapped")
     runner = given[0].runner
     if settings.runner and runner is None:
         runner = _find_registered(ctx, name, deadline)
     return Ready(item.index, pod, item.rung, target, host_keys, runner)
+
+
+def _pod_warned(ctx: Context, pod_id: str, text: str) -> None:
+    """A pod's ``RPSA-WARN``: whoever controls the pod wrote it, so the summary gets it
+    escaped (an annotation is plain text already)."""
+    ctx.workflow.warning(f"Pod {pod_id}: {text}", title="Pod bootstrap")
+    ctx.workflow.summary(summary.pod_warning(pod_id, text))
 
 
 def _find_registered(ctx: Context, name: str, deadline: float) -> Runner:
@@ -327,4 +349,42 @@ def _wait_online(ctx: Context, ready: list[Ready], deadline: float, poll: Schedu
         item.runner = runner
         ctx.timeline.mark(item.pod.id, "online")
 
-    github.wait_until_online(scope, list(by_runner), deadline, poll=poll, on_online=came_online)
+    def still_running(states: Mapping[int, str]) -> None:
+        waiting = [by_runner[i] for i, state in states.items() if state not in ("online", "busy")]
+        _raise_if_a_runner_exited(ctx, waiting, deadline)
+
+    github.wait_until_online(
+        scope,
+        list(by_runner),
+        deadline,
+        poll=poll,
+        on_online=came_online,
+        on_progress=still_running,
+    )
+
+
+def _raise_if_a_runner_exited(ctx: Context, waiting: list[Ready], deadline: float) -> None:
+    """Ask each pod whose runner is not online yet whether the runner still runs.
+
+    GitHub refuses an expired runner version at its first message poll, after it printed
+    "Listening for Jobs" (actions/runner src/Runner.Listener/Runner.cs), and such a
+    runner never shows online: without this look the start would wait out its whole
+    timeout. One short SSH session per pod, side by side."""
+    if not waiting:
+        return
+    timeout = max(5.0, min(RUNNER_LOOK_TIMEOUT, remaining(ctx.clock, deadline)))
+
+    def look(item: Ready) -> BootstrapError | None:
+        return runner_status(
+            item.target,
+            item.pod.id,
+            pod_name(ctx.tag, item.index),
+            timeout=timeout,
+            clock=ctx.clock,
+            masker=ctx.workflow.masker,
+        )
+
+    with ThreadPoolExecutor(max_workers=len(waiting), thread_name_prefix="look") as looks:
+        for error in looks.map(look, waiting):
+            if error is not None:
+                raise error

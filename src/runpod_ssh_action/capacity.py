@@ -4,16 +4,21 @@ Each GPU type is tried in the user's order as spot (at their bid, or the current
 minimum bid), then, if allowed, each as on-demand. A rung that would break
 ``max-price-per-hour`` is skipped before anything is rented, and a pod that comes back
 dearer than the cap is terminated at once: the estimate is not trusted with money.
+Once RunPod has shown it no longer has spot at all, the spot rungs are passed over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import ActionError, InputError
 from .runpod import GpuType, Pod, PodSpec, RunPodClient
 from .runpod.errors import BidTooLowError, NoCapacityError
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,30 @@ class Wants:
     on_demand_fallback: bool
     bid_per_gpu: float | None
     max_price_per_hour: float | None
+    # Why RunPod has no spot at all (its schema refused the spot fields), if so.
+    spot_withdrawn: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings, gpu_types: Sequence[str], spot_withdrawn: str | None) -> Wants:
+        return cls(
+            gpu_types=gpu_types,
+            gpu_count=settings.gpu_count,
+            cloud_type=settings.cloud_type,
+            spot=settings.capacity == "spot",
+            on_demand_fallback=settings.on_demand_fallback,
+            bid_per_gpu=settings.bid_per_gpu,
+            max_price_per_hour=settings.max_price_per_hour,
+            spot_withdrawn=spot_withdrawn,
+        )
+
+
+def spot_withdrawn_error(reason: str) -> ActionError:
+    return ActionError(
+        "No spot capacity: RunPod no longer offers spot",
+        reason,
+        "Set capacity: on-demand, or on-demand-fallback: true",
+        code="SPOT_WITHDRAWN",
+    )
 
 
 def plan(wants: Wants, offers: Sequence[GpuType]) -> tuple[list[Rung], list[Attempt]]:
@@ -59,6 +88,8 @@ def plan(wants: Wants, offers: Sequence[GpuType]) -> tuple[list[Rung], list[Atte
             "Use RunPod GPU type ids such as 'NVIDIA GeForce RTX 4090' "
             "(`runpod-ssh-action gpus` lists them)",
         )
+    if wants.spot and wants.spot_withdrawn and not wants.on_demand_fallback:
+        raise spot_withdrawn_error(wants.spot_withdrawn)
     rungs: list[Rung] = []
     skipped: list[Attempt] = []
 
@@ -102,7 +133,7 @@ def plan(wants: Wants, offers: Sequence[GpuType]) -> tuple[list[Rung], list[Atte
             return
         rungs.append(Rung(gpu, spot, bid, price))
 
-    if wants.spot:
+    if wants.spot and not wants.spot_withdrawn:
         for gpu in wants.gpu_types:
             consider(gpu, spot=True)
     if not wants.spot or wants.on_demand_fallback:
@@ -137,6 +168,8 @@ def rent(
     """
     reasons: list[str] = []
     for rung in rungs:
+        if rung.spot and client.spot_withdrawn is not None:
+            continue
         try:
             if rung.spot:
                 assert rung.bid_per_gpu is not None
@@ -164,6 +197,8 @@ def rent(
             raise ActionError("Renting stopped", "the step is being torn down", code="CANCELLED")
         record(Attempt(index, rung.gpu_type, rung.capacity, cost, f"rented {pod.id}"))
         return pod, rung
+    if client.spot_withdrawn is not None and all(r.spot for r in rungs):
+        raise spot_withdrawn_error(client.spot_withdrawn)
     raise ActionError(
         f"No capacity for pod {index}",
         "; ".join(reasons) or "every rung was refused",

@@ -1,8 +1,10 @@
 """Time as a seam: every wait and backoff in the action goes through a ``Clock``.
 
 ``SystemClock`` sleeps for real but wakes at once when the step is cancelled, so a
-SIGTERM never waits out a poll interval. ``FakeClock`` advances instantly, for tests
-and for benchmarks that compress the provider's time.
+SIGTERM never waits out a poll interval, and within ``STOP_POLL`` once the step has
+ended (``stop``), so no worker outlives it: Python joins worker threads at exit, and one
+still waiting for a pod would keep the step from finishing. ``FakeClock`` advances
+instantly, for tests and for benchmarks that compress the provider's time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from .errors import CancelledError
+
+# How late a sleep notices ``stop``: it waits on the cancel signal's event, which only
+# the signal handler may set, so the end of the step is looked at between slices.
+STOP_POLL = 0.1
 
 
 class Clock(Protocol):
@@ -25,13 +31,14 @@ class Clock(Protocol):
         ...
 
     def sleep(self, seconds: float) -> None:
-        """Wait; raises ``CancelledError`` if the step is cancelled meanwhile."""
+        """Wait; raises ``CancelledError`` if the step is cancelled or has ended."""
         ...
 
 
 class SystemClock:
     def __init__(self, cancelled: threading.Event | None = None):
         self.cancelled = cancelled or threading.Event()
+        self._stopped = threading.Event()
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -39,9 +46,18 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def stop(self) -> None:
+        """The step is over: every sleep, now or later, raises ``CancelledError``."""
+        self._stopped.set()
+
     def sleep(self, seconds: float) -> None:
-        if self.cancelled.wait(max(0.0, seconds)):
-            raise CancelledError()
+        ends = time.monotonic() + max(0.0, seconds)
+        while not self._stopped.is_set():
+            if self.cancelled.wait(min(STOP_POLL, max(0.0, ends - time.monotonic()))):
+                break
+            if time.monotonic() >= ends:
+                return
+        raise CancelledError()
 
 
 class FakeClock:

@@ -17,6 +17,7 @@ from typing import TextIO
 from .capacity import Attempt
 from .clock import SystemClock
 from .github import GitHubClient, RunnerScope
+from .github.releases import RunnerRelease
 from .ledger import Ledger
 from .naming import runner_label
 from .runpod import RunPodClient
@@ -60,19 +61,24 @@ class Context:
     _log_stream: TextIO
     attempts: list[Attempt] = field(default_factory=list)
     installation_token: str | None = None
+    # The runner tarball every pod installs, chosen once per start (lifecycle.start).
+    runner_release: RunnerRelease | None = None
 
     @classmethod
     def create(cls, settings: Settings, workflow: Workflow, cancelled: threading.Event) -> Context:
         clock = SystemClock(cancelled)
         # gpus, status and reap from a terminal belong to no run: they name no pods.
-        in_run = bool(settings.github_repository and settings.github_run_id)
+        in_run = bool(settings.github_run_id)
         tag = settings.run_tag if in_run else ""
         workdir = Path(settings.runner_temp) / "runpod-ssh-action" / (tag or "local")
         workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The JSON request log: kept beside the step's temp files, and echoed to
         # the log only in debug runs, where the runner already expects noise.
         log_stream = (workdir / "api.jsonl").open("a", encoding="utf-8")
-        api_log = ApiLog(workflow.masker, log_stream)
+        # RUNNER_DEBUG=1 is ACTIONS_STEP_DEBUG (actions/runner src/Runner.Worker/JobRunner.cs).
+        api_log = ApiLog(
+            workflow.masker, log_stream, echo=workflow.debug if workflow.is_debug else None
+        )
         metrics = Metrics()
         scope = _scope(settings)
         work = _clients(

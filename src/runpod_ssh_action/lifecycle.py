@@ -7,6 +7,7 @@ modules named after what they talk to: ``runpod``, ``github``, ``ssh``, ``bootst
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
@@ -14,21 +15,27 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 from . import ssh, summary
 from .bringup import Ready, Rented, bring_up
-from .capacity import Rung, Wants, plan, rent
+from .capacity import Attempt, Rung, Wants, plan, rent
 from .context import Clients, Context
-from .errors import ActionError
-from .github import Runner
+from .doctor import doctor
+from .errors import ActionError, InputError
+from .github import Runner, releases
+from .github.releases import RunnerRelease
 from .ledger import parse_ids
-from .naming import parse_pod_name, pod_name, repo_prefix, run_prefix
+from .naming import POD_PREFIX, parse_pod_name, pod_name, repo_prefix, run_prefix
 from .runpod import PodSpec
 from .settings import Settings
-from .teardown import Ended, asked_twice, find_pods, tear_down
-from .workflow import Workflow
+from .teardown import Ended, asked_twice, delete_runners, find_pods, tear_down
+from .workflow import SharedFiles, Workflow
 
-CONTAINER_TEMP = "/github/runner_temp"
+# How long the end of a start waits for its thread once every wait has been stopped:
+# a sleep ends within clock.STOP_POLL, an SSH session within ssh.CANCEL_POLL; only a
+# request in flight takes longer, and the step does not wait out its timeout.
+START_UNWIND = 5.0
 
 
 def run(command: str, settings: Settings, workflow: Workflow, cancelled: threading.Event) -> int:
@@ -36,7 +43,14 @@ def run(command: str, settings: Settings, workflow: Workflow, cancelled: threadi
     try:
         if command == "start":
             return _guarded_start(ctx, cancelled)
-        steps = {"stop": stop, "post": post, "reap": reap, "gpus": gpus, "status": status}
+        steps = {
+            "stop": stop,
+            "post": post,
+            "reap": reap,
+            "gpus": gpus,
+            "status": status,
+            "doctor": doctor,
+        }
         return steps[command](ctx)
     except ActionError as exc:
         _report_failure(ctx, exc, command)
@@ -49,11 +63,15 @@ def run(command: str, settings: Settings, workflow: Workflow, cancelled: threadi
 
 
 def start(ctx: Context) -> None:
+    # Before anything is rented: the key must go where the job's later steps see it.
+    ctx.workflow.shared_files()
     authenticate(ctx)
+    if ctx.settings.runner:
+        ctx.runner_release = choose_runner(ctx)
     key = _make_key(ctx)
     rented = rent_pods(ctx, key)
     ready = bring_up(ctx, rented, ctx.label, ctx.workdir / "id_ed25519")
-    publish(ctx, ready)
+    publish(ctx, ready, key)
 
 
 def authenticate(ctx: Context) -> None:
@@ -63,6 +81,22 @@ def authenticate(ctx: Context) -> None:
         ctx.workflow.info(f"RunPod account {account.id} accepted the API key.")
         if ctx.settings.runner or ctx.settings.mode != "start":
             login_github(ctx)
+
+
+def choose_runner(ctx: Context) -> RunnerRelease:
+    """Which runner the pods install: looked up once per start, before any pod is rented."""
+    settings, github = ctx.settings, ctx.work.github
+    assert github is not None
+    release = releases.choose(
+        settings.runner_version,
+        settings.runner_download_url,
+        settings.runner_sha256,
+        github.runner_release,
+    )
+    ctx.workflow.info(f"Runner {release.version}: {release.url} (SHA-256 {release.sha256})")
+    if release.outdated:
+        ctx.workflow.warning(releases.outdated_warning(release))
+    return release
 
 
 def login_github(ctx: Context) -> None:
@@ -93,16 +127,9 @@ def login_github(ctx: Context) -> None:
 def rent_pods(ctx: Context, key: ssh.KeyPair) -> list[Rented]:
     settings = ctx.settings
     with ctx.workflow.group(f"Renting {settings.count} pod(s)"):
-        wants = Wants(
-            gpu_types=settings.gpu_types,
-            gpu_count=settings.gpu_count,
-            cloud_type=settings.cloud_type,
-            spot=settings.capacity == "spot",
-            on_demand_fallback=settings.on_demand_fallback,
-            bid_per_gpu=settings.bid_per_gpu,
-            max_price_per_hour=settings.max_price_per_hour,
-        )
         offers = ctx.work.runpod.gpu_types(settings.gpu_count, settings.gpu_types)
+        _report_api_changes(ctx)
+        wants = Wants.of(settings, settings.gpu_types, ctx.work.runpod.spot_withdrawn)
         rungs, skipped = plan(wants, offers)
         ctx.attempts.extend(skipped)
         terminate_after = ctx.clock.now() + timedelta(seconds=settings.max_lifetime_seconds)
@@ -136,6 +163,8 @@ def rent_pods(ctx: Context, key: ssh.KeyPair) -> list[Rented]:
             return ctx.ledger.add_pod(pod_id)
 
         def one(index: int) -> Rented:
+            # A rent still queued when the step was cancelled or ended is not made.
+            ctx.clock.sleep(0)
             pod, rung = rent(
                 ctx.work.runpod,
                 spec_for(index),
@@ -148,25 +177,34 @@ def rent_pods(ctx: Context, key: ssh.KeyPair) -> list[Rented]:
             ctx.workflow.info(f"Pod {index}: {pod.id} ({rung.gpu_type}, {rung.capacity}).")
             return Rented(index, pod, rung)
 
-        with ThreadPoolExecutor(
-            max_workers=min(8, settings.count), thread_name_prefix="rent"
-        ) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(8, settings.count), thread_name_prefix="rent")
+        try:
             return list(pool.map(one, range(settings.count)))
+        finally:
+            # After a failed rent, the pods not yet asked for are not rented at all.
+            pool.shutdown(cancel_futures=True)
+            _report_api_changes(ctx)
 
 
-def publish(ctx: Context, ready: list[Ready]) -> None:
+def _report_api_changes(ctx: Context) -> None:
+    """What the RunPod client learnt about the API (spot gone, terminateAfter refused):
+    a warning once, and a line in the summary's capacity table."""
+    for notice in ctx.work.runpod.take_notices():
+        ctx.workflow.warning(notice)
+        ctx.attempts.append(Attempt(None, "all", "spot", None, notice))
+
+
+def publish(ctx: Context, ready: list[Ready], key: ssh.KeyPair) -> None:
     settings, first = ctx.settings, ready[0]
-    known_hosts = ctx.workdir / "known_hosts"
-    known_hosts.write_text("".join(f"{r.host_keys.strip()}\n" for r in ready), encoding="utf-8")
-    ctx.workflow.hand_over(ctx.workdir.parent, ctx.workdir, ctx.workdir / "id_ed25519", known_hosts)
+    shared = ctx.workflow.shared_files()
+    key_path, known_hosts = _leave_for_later_steps(ctx, shared, ready, key)
+    target = first.target
     command = ssh.ssh_command(
-        ssh.SshTarget(
-            first.target.host,
-            first.target.port,
-            first.target.user,
-            first.target.key_path,
-            known_hosts,
-        )
+        target.user,
+        target.host,
+        target.port,
+        key=shared.host_view(str(key_path)),
+        known_hosts=shared.host_view(str(known_hosts)),
     )
     pods = [
         {
@@ -186,8 +224,8 @@ def publish(ctx: Context, ready: list[Ready]) -> None:
         "ssh-host": first.target.host,
         "ssh-port": str(first.target.port),
         "ssh-user": settings.ssh_user,
-        "ssh-command": _host_view(ctx, command),
-        "ssh-key-path": _host_view(ctx, str(first.target.key_path)),
+        "ssh-command": command,
+        "ssh-key-path": shared.host_view(str(key_path)),
         "ssh-known-hosts": known_hosts.read_text(encoding="utf-8"),
         "runner-label": ctx.label if settings.runner else "",
         "runner-name": ",".join(r.runner.name for r in ready if r.runner),
@@ -246,29 +284,47 @@ def _guarded_start(ctx: Context, cancelled: threading.Event) -> int:
 
     worker = threading.Thread(target=work, name="start", daemon=True)
     worker.start()
-    while worker.is_alive() and not cancelled.wait(0.1):
-        pass
-    if cancelled.is_set() and worker.is_alive():
-        ctx.workflow.warning("The step was cancelled: terminating the pods it started.")
-        _end_start(ctx, "cancelled")
-        return 1
-    if failure:
-        error = failure[0]
-        if cancelled.is_set():
+    try:
+        while worker.is_alive() and not cancelled.wait(0.1):
+            pass
+        if cancelled.is_set() and worker.is_alive():
             ctx.workflow.warning("The step was cancelled: terminating the pods it started.")
             _end_start(ctx, "cancelled")
             return 1
-        if not isinstance(error, ActionError):
-            ctx.workflow.debug(f"Unexpected {type(error).__name__}: {error}")
-            error = ActionError(
-                "The start failed unexpectedly",
-                f"{type(error).__name__}: {error}",
-                "Re-run with debug logging and report it if it repeats",
-            )
-        _report_failure(ctx, error, "start")
-        _end_start(ctx, "failed")
-        return 1
-    return 0
+        if failure:
+            error = failure[0]
+            if cancelled.is_set():
+                ctx.workflow.warning("The step was cancelled: terminating the pods it started.")
+                _end_start(ctx, "cancelled")
+                return 1
+            if not isinstance(error, ActionError):
+                ctx.workflow.debug(f"Unexpected {type(error).__name__}: {error}")
+                error = ActionError(
+                    "The start failed unexpectedly",
+                    f"{type(error).__name__}: {error}",
+                    "Re-run with debug logging and report it if it repeats",
+                )
+            _report_failure(ctx, error, "start")
+            if _refused_before_renting(ctx, error):
+                ctx.workflow.save_state("outcome", "failed")
+                return 1
+            _end_start(ctx, "failed")
+            return 1
+        return 0
+    finally:
+        # Only now, after the teardown (whose pauses use this clock): a set-up worker
+        # still waiting for its pod would keep the process alive, as Python joins
+        # worker threads at exit. Stopped, every wait ends; the start thread, unwinding,
+        # drops the work still queued in its pools.
+        ctx.clock.stop()
+        worker.join(START_UNWIND)
+
+
+def _refused_before_renting(ctx: Context, error: BaseException) -> bool:
+    """An input RunPod's answers showed to be wrong (gpu-types it does not know) before
+    any pod was asked for: there is nothing to tear down."""
+    asked = ctx.ledger.pods or any(a.index is not None for a in ctx.attempts)
+    return isinstance(error, InputError) and not asked
 
 
 def _end_start(ctx: Context, outcome: str) -> None:
@@ -291,6 +347,10 @@ def post(ctx: Context) -> int:
         return 0
     outcome = workflow.state("outcome")
     if settings.runner and outcome == "success":
+        # The pods keep running for their jobs, but the key is root SSH to every one of
+        # them and only this job's own later steps could use it: the post step runs
+        # after them, so it goes now.
+        _forget_key(ctx)
         workflow.info(
             "The pods stay up for their GPU jobs; the stop job, or each pod's own watchdog "
             "when its job is done, ends them."
@@ -306,8 +366,7 @@ def post(ctx: Context) -> int:
             ctx, clients, pods, runners, pod_prefix=ctx.tag + "-", runner_prefix=ctx.tag + "-"
         )
     _revoke_token(ctx)
-    shutil.rmtree(ctx.workdir / "keys", ignore_errors=True)
-    (ctx.workdir / "id_ed25519").unlink(missing_ok=True)
+    _forget_key(ctx)
     workflow.summary(summary.costs([_cost_row(e) for e in ended]))
     return 1 if any(e.outcome.startswith("FAILED") for e in ended) else 0
 
@@ -318,7 +377,7 @@ def stop(ctx: Context) -> int:
     github_down = _login_for_cleanup(ctx)
     clients = ctx.work if github_down is None else _runpod_only(ctx)
     by_name = (
-        None if settings.pod_id else run_prefix(settings.github_repository, settings.github_run_id)
+        None if settings.pod_id else run_prefix(settings.pod_repository, settings.github_run_id)
     )
     with ctx.workflow.group("Terminating pods and deleting runners"):
         pod_ids = list(settings.pod_id)
@@ -327,9 +386,23 @@ def stop(ctx: Context) -> int:
             # fails the step instead of passing for "nothing to terminate".
             pod_ids = find_pods(ctx, clients, by_name)
         ended = tear_down(ctx, clients, pod_ids, [], pod_prefix=None, runner_prefix=by_name)
-        if settings.pod_id and github_down is None:
-            _delete_runners_of(ctx, ended)
+        for row in ended:
+            named = f" ({row.name})" if row.name else ""
+            ctx.workflow.info(f"Pod {row.pod_id}{named}: {row.outcome}.")
+        if ctx.scope is None and settings.runner:
+            ctx.workflow.info(
+                "Runners are not deleted: no GitHub credentials were given. They are "
+                "ephemeral and go offline with their pods."
+            )
+        elif settings.pod_id and github_down is None:
+            # Runners are named after their pods, so a stop given pod ids finds them.
+            delete_runners(ctx, clients, [], names={row.name for row in ended if row.name})
     _revoke_token(ctx)
+    if not settings.pod_id or set(parse_ids(ctx.workflow.state("pods"))) <= {
+        row.pod_id for row in ended
+    }:
+        # Every pod of the start that left a key (a terminal start) is gone now.
+        _forget_key(ctx)
     ctx.workflow.summary(
         "## 🛑 RunPod pods stopped\n\n"
         + summary.costs([_cost_row(e) for e in ended])
@@ -419,12 +492,18 @@ def gpus(ctx: Context) -> int:
 
 
 def status(ctx: Context) -> int:
-    for pod in ctx.work.runpod.list_pods(repo_prefix(ctx.settings.github_repository)):
+    repository = ctx.settings.github_repository
+    # Without a repository (a terminal), every pod this action named, whoever started it.
+    prefix = repo_prefix(repository) if repository else POD_PREFIX
+    pods = ctx.work.runpod.list_pods(prefix)
+    for pod in pods:
         endpoint = pod.ssh_endpoint()
         where = f"{endpoint.host}:{endpoint.port}" if endpoint else "booting"
         ctx.workflow.info(
             f"{pod.id} {pod.name} {pod.desired_status} {where} ${pod.cost_per_hr or 0:.3f}/h"
         )
+    if not pods:
+        ctx.workflow.info(f"No pods of {repository or 'this action'} on the RunPod account.")
     return 0
 
 
@@ -438,17 +517,6 @@ def _make_key(ctx: Context) -> ssh.KeyPair:
     ctx.workflow.masker.add(key.private_openssh)
     ssh.write_private_key(ctx.workdir, "id_ed25519", key)
     return key
-
-
-def _delete_runners_of(ctx: Context, ended: list[Ended]) -> None:
-    """Runners are named after their pods, so a stop given pod ids finds them."""
-    github, scope = ctx.work.github, ctx.scope
-    if github is None or scope is None:
-        return
-    names = {row.name for row in ended if row.name}
-    for runner in github.list_runners(scope):
-        if runner.name in names:
-            github.delete_runner(scope, runner.id)
 
 
 def _run_finished(ctx: Context, run_id: str, cache: dict[str, str]) -> str | None:
@@ -518,12 +586,44 @@ def _cost_row(ended: Ended) -> tuple[str, str, float | None, float | None]:
     return (ended.pod_id, ended.outcome, ended.uptime_seconds, ended.cost_per_hr)
 
 
-def _host_view(ctx: Context, text: str) -> str:
-    """Paths as later steps on the host see them: inside the action's container the
-    runner's temp dir is mounted at a fixed path the host does not share."""
-    if ctx.settings.runner_temp.startswith(CONTAINER_TEMP):
-        return text.replace(CONTAINER_TEMP, "$RUNNER_TEMP")
-    return text
+def _handed_over(shared: SharedFiles, tag: str) -> Path:
+    return shared.local / "runpod-ssh-action" / (tag or "local")
+
+
+def _leave_for_later_steps(
+    ctx: Context, shared: SharedFiles, ready: list[Ready], key: ssh.KeyPair
+) -> tuple[Path, Path]:
+    """The key and known_hosts, written where the job's later steps find them (on an
+    older runner that is not the step's own RUNNER_TEMP, which vanishes with the
+    container). Raises rather than name a file that is not there."""
+    folder = _handed_over(shared, ctx.tag)
+    key_path = ssh.write_private_key(folder, "id_ed25519", key)
+    known_hosts = folder / "known_hosts"
+    known_hosts.write_text("".join(f"{r.host_keys.strip()}\n" for r in ready), encoding="utf-8")
+    ctx.workflow.hand_over(folder.parent, folder, key_path, known_hosts)
+    missing = [str(p) for p in (key_path, known_hosts) if not p.is_file()]
+    if missing:
+        raise ActionError(
+            "Could not leave the SSH key for later steps",
+            f"{', '.join(missing)} did not stay written",
+            f"Check that {shared.local} is writable in the action's container",
+        )
+    return key_path, known_hosts
+
+
+def _forget_key(ctx: Context) -> None:
+    """The key is useless once its pods are gone; remove every copy this job holds."""
+    shutil.rmtree(ctx.workdir / "keys", ignore_errors=True)
+    (ctx.workdir / "id_ed25519").unlink(missing_ok=True)
+    try:
+        folder = _handed_over(ctx.workflow.shared_files(), ctx.tag)
+    except ActionError as exc:
+        ctx.workflow.debug(f"No key handed over to remove: {exc.sentence()}")
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    # Another start in the same job may still keep its folder beside this one.
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()
 
 
 def _report_failure(ctx: Context, error: ActionError, step: str) -> None:

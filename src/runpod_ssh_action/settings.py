@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import re
 import tempfile
@@ -39,14 +40,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .errors import ActionError, InputError
 from .naming import run_tag
-from .transport import check_endpoint
+from .transport import CA_BUNDLE_VARIABLES, check_endpoint
 
-DEFAULT_RUNNER_VERSION = "2.329.0"
-DEFAULT_RUNNER_SHA256 = "194f1e1e4bd02f80b7e9633fc546084d8d4e19f3928a324d512ea53430102e1d"
-RUNNER_URL_TEMPLATE = (
-    "https://github.com/actions/runner/releases/download/v{v}/actions-runner-linux-x64-{v}.tar.gz"
-)
-# Every runner gets these from the action itself; a user repeating one is a mistake.
+# GitHub refuses a runner version about 30 days after a newer release (actions/runner
+# #4305), so the default is resolved per start from GitHub's release API.
+DEFAULT_RUNNER_VERSION = "latest"
+# The labels config.sh gives every runner unless told not to. The action's runners do
+# without them: a runner carrying one takes any job asking for it, a fork's included.
 RESERVED_LABELS = ("self-hosted", "linux", "x64")
 # Names the action sets in the pod's environment itself (RunPod owns RUNPOD_*).
 RESERVED_ENV = ("PUBLIC_KEY",)
@@ -54,7 +54,9 @@ RESERVED_ENV_PREFIX = "RUNPOD_"
 
 Mode = Literal["start", "stop", "reap"]
 # What a process was asked to do: a mode, the post step, or a terminal-only command.
-COMMANDS = ("start", "stop", "post", "reap", "gpus", "status")
+COMMANDS = ("start", "stop", "post", "reap", "gpus", "status", "doctor")
+# What pods of an SSH-only start outside Actions, which has no repository, are named after.
+LOCAL_REPOSITORY = "local/terminal"
 
 # The action's outputs, as action.yml documents them.
 OUTPUTS: Mapping[str, str] = {
@@ -70,7 +72,7 @@ OUTPUTS: Mapping[str, str] = {
     "runner-id": "Id of the first pod's runner.",
     "gpu-type": "GPU type id the pods got.",
     "capacity": "spot or on-demand: how the pods were rented.",
-    "cost-per-hour": "USD per hour of one pod.",
+    "cost-per-hour": "USD per hour of all pods together; each pod's own price is in pods.",
     "pods": (
         "JSON array with one object per pod: id, ssh host and port, gpu type, runner name and id."
     ),
@@ -116,6 +118,31 @@ class Environment:
 
     def read(self, env: Mapping[str, str]) -> str:
         return env.get(self.variable(env)) or self.default
+
+
+# runpodctl reads the GraphQL URL from RUNPOD_GRAPHQL_URL and its REST base from
+# RUNPOD_API_URL (internal/configenv/configenv.go): the latter names the GraphQL
+# endpoint only when it ends in /graphql, and is read only then.
+GRAPHQL_URL_ENV, LEGACY_URL_ENV = "RUNPOD_GRAPHQL_URL", "RUNPOD_API_URL"
+
+
+def _legacy_graphql_url(env: Mapping[str, str]) -> bool:
+    legacy = env.get(LEGACY_URL_ENV, "").strip().rstrip("/")
+    return not env.get(GRAPHQL_URL_ENV, "").strip() and legacy.endswith("/graphql")
+
+
+@dataclass(frozen=True)
+class _GraphQLEndpoint(Environment):
+    def variable(self, env: Mapping[str, str]) -> str:
+        return LEGACY_URL_ENV if _legacy_graphql_url(env) else GRAPHQL_URL_ENV
+
+
+@dataclass(frozen=True)
+class _LegacyGraphQLEndpoint(Environment):
+    """True when the GraphQL URL came from RUNPOD_API_URL, worth a warning."""
+
+    def read(self, env: Mapping[str, str]) -> str:
+        return "true" if _legacy_graphql_url(env) else "false"
 
 
 def _shown(value: str, limit: int = 40) -> str:
@@ -300,8 +327,9 @@ def _labels(value: str) -> tuple[str, ...]:
         key = label.lower()
         if key in RESERVED_LABELS:
             raise _RuleError(
-                f"label {_shown(label)} is given to every runner already",
-                "Remove it from runner-labels",
+                f"label {_shown(label)} would let any job asking for it take the pods, "
+                "a fork's pull request included",
+                "Remove it from runner-labels and use the output runner-label in runs-on",
             )
         if key.startswith("rpsa-"):
             raise _RuleError(
@@ -453,6 +481,19 @@ def _ssh_public_key(value: str) -> str | None:
     return " ".join(parts)
 
 
+def _runner_user(value: str) -> str:
+    if not value:
+        return value
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
+        raise _RuleError(f"must be a POSIX user name like ci, got {_shown(value)}")
+    if value == "root":
+        raise _RuleError(
+            "names root, which is what an empty runner-user gives",
+            "Leave runner-user empty, or name an unprivileged user such as ci",
+        )
+    return value
+
+
 def _pod_ids(value: str) -> tuple[str, ...]:
     ids = [part for part in re.split(r"[\s,]+", value) if part]
     for pod in ids:
@@ -490,6 +531,28 @@ def _ca_bundle(value: str) -> str | None:
     if not os.path.isfile(value):
         raise _RuleError(f"names a file that does not exist: {_shown(value, 120)}")
     return value
+
+
+def _event_repository_visibility(path: str) -> str:
+    """public, private or internal, from the event payload the runner writes at
+    GITHUB_EVENT_PATH; "" outside Actions or when the payload does not say. GitHub's
+    webhook schema (``repository-webhooks`` in github/rest-api-description) gives the
+    repository ``visibility`` and, in every payload, ``private``."""
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            event = json.load(handle)
+    except (OSError, ValueError):
+        return ""
+    repository = event.get("repository") if isinstance(event, dict) else None
+    if not isinstance(repository, dict):
+        return ""
+    visibility = repository.get("visibility")
+    if visibility in ("public", "private", "internal"):
+        return str(visibility)
+    private = repository.get("private")
+    return ("private" if private else "public") if isinstance(private, bool) else ""
 
 
 def _pins(value: str) -> frozenset[str]:
@@ -598,8 +661,18 @@ class Settings(BaseSettings):
         Input(
             "",
             _labels,
-            "Extra runner labels, comma-separated. Every runner also gets self-hosted, linux, "
-            "x64 and a label unique to this start (output runner-label).",
+            "Extra runner labels, comma-separated. Every runner also gets a label unique to "
+            "this start (output runner-label), and no other: not self-hosted, linux or x64, "
+            "so no job but those asking for its labels can take it.",
+        ),
+    ]
+    allow_public_repository: Annotated[
+        bool,
+        Input(
+            "false",
+            _boolean,
+            "Register runners for a public repository (true). Refused by default: a pull "
+            "request from any fork can run its code on the pods.",
         ),
     ]
     runner_registration: Annotated[
@@ -615,9 +688,13 @@ class Settings(BaseSettings):
         str,
         Input(
             DEFAULT_RUNNER_VERSION,
-            _pattern(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}", "must be a version like 2.329.0"),
-            "Version of the Actions runner installed on the pods. Another version than the "
-            "default also needs runner-sha256.",
+            _pattern(
+                r"latest|[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}",
+                "must be latest or a version like 2.330.0",
+            ),
+            "Version of the Actions runner installed on the pods: latest (the newest release, "
+            "looked up at each start) or a pinned version like 2.330.0. GitHub stops giving "
+            "jobs to a version about 30 days after a newer release.",
         ),
     ]
     runner_download_url: Annotated[
@@ -635,7 +712,7 @@ class Settings(BaseSettings):
             "",
             _sha256,
             "SHA-256 of the runner tarball (64 hex digits), checked on the pod before it is "
-            "unpacked; empty means the pinned digest of the default version.",
+            "unpacked; empty means the checksum published with the runner release.",
         ),
     ]
     gpu_types: Annotated[
@@ -660,7 +737,11 @@ class Settings(BaseSettings):
         Input(
             "ALL",
             _choice("ALL", "SECURE", "COMMUNITY"),
-            "RunPod cloud: ALL, SECURE or COMMUNITY.",
+            # Community Cloud is peer-to-peer providers, Secure Cloud the one RunPod
+            # names for sensitive data (runpod/docs pods/choose-a-pod.mdx).
+            "RunPod cloud: ALL, SECURE or COMMUNITY. ALL and COMMUNITY may rent in Community "
+            "Cloud, where the pod runs on a third-party host's machine, with your job, its "
+            "runner registration and the pod's SSH key; use SECURE for private code or secrets.",
         ),
     ]
     capacity: Annotated[
@@ -754,6 +835,17 @@ class Settings(BaseSettings):
             "Login user on the pods.",
         ),
     ]
+    runner_user: Annotated[
+        str,
+        Input(
+            "",
+            _runner_user,
+            "Empty: the runner, and so every job, runs as ssh-user (root on RunPod's images), "
+            "which can read the pod's RunPod key and stop its watchdog. A name: the runner "
+            "runs as that unprivileged user, created on the pod without sudo, which can do "
+            "neither; needs ssh-user: root.",
+        ),
+    ]
     startup_timeout_minutes: Annotated[
         float,
         Input(
@@ -808,10 +900,13 @@ class Settings(BaseSettings):
     github_run_attempt: Annotated[int, Environment(("GITHUB_RUN_ATTEMPT",), _run_attempt)]
     runpod_api_url: Annotated[
         str,
-        Environment(
-            ("RUNPOD_API_URL",), _api_url("RUNPOD_API_URL"), "https://api.runpod.io/graphql"
+        _GraphQLEndpoint(
+            (GRAPHQL_URL_ENV, LEGACY_URL_ENV),
+            _api_url(GRAPHQL_URL_ENV),
+            "https://api.runpod.io/graphql",
         ),
     ]
+    runpod_api_url_is_legacy: Annotated[bool, _LegacyGraphQLEndpoint((LEGACY_URL_ENV,), _boolean)]
     github_api_url: Annotated[
         str, Environment(("GITHUB_API_URL",), _api_url("GITHUB_API_URL"), "https://api.github.com")
     ]
@@ -820,8 +915,9 @@ class Settings(BaseSettings):
         Environment(("GITHUB_SERVER_URL",), _api_url("GITHUB_SERVER_URL"), "https://github.com"),
     ]
     runner_temp: Annotated[str, Environment(("RUNNER_TEMP",), _runner_temp)]
-    ca_bundle: Annotated[
-        str | None, Environment(("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), _ca_bundle)
+    ca_bundle: Annotated[str | None, Environment(CA_BUNDLE_VARIABLES, _ca_bundle)]
+    repository_visibility: Annotated[
+        str, Environment(("GITHUB_EVENT_PATH",), _event_repository_visibility)
     ]
     runpod_api_pins: Annotated[frozenset[str], Environment(("RUNPOD_API_PINS",), _pins)]
     github_api_pins: Annotated[frozenset[str], Environment(("GITHUB_API_PINS",), _pins)]
@@ -883,20 +979,14 @@ class Settings(BaseSettings):
         return f"{self.github_server_url}/{self.github_repository}"
 
     @property
+    def pod_repository(self) -> str:
+        """The repository pods are named after: outside Actions an SSH-only start may
+        have none, and its pods are then named after LOCAL_REPOSITORY."""
+        return self.github_repository or LOCAL_REPOSITORY
+
+    @property
     def run_tag(self) -> str:
-        return run_tag(self.github_repository, self.github_run_id, self.github_run_attempt)
-
-    @property
-    def runner_tarball_url(self) -> str:
-        return self.runner_download_url or RUNNER_URL_TEMPLATE.format(v=self.runner_version)
-
-    @property
-    def runner_tarball_sha256(self) -> str:
-        if self.runner_sha256:
-            return self.runner_sha256
-        # Only the default release has a pinned digest; the rules demand runner-sha256
-        # for anything else.
-        return DEFAULT_RUNNER_SHA256
+        return run_tag(self.pod_repository, self.github_run_id, self.github_run_attempt)
 
     @property
     def startup_timeout_seconds(self) -> int:
@@ -927,6 +1017,12 @@ class Settings(BaseSettings):
             notes.append(
                 f"Input 'env' sets {', '.join(secretish)}: RunPod shows a pod's environment "
                 "to anyone with access to the account, so keep secrets out of it."
+            )
+        if self.runpod_api_url_is_legacy:
+            notes.append(
+                f"{LEGACY_URL_ENV} is read as RunPod's GraphQL URL because it ends in "
+                f"/graphql; runpodctl means its REST URL by that name: set {GRAPHQL_URL_ENV} "
+                "instead."
             )
         if self.mode == "reap" and self.max_age_minutes < self.max_lifetime_minutes:
             notes.append(
@@ -1115,7 +1211,9 @@ def _rule_errors(s: Settings, command: str) -> list[_Broken]:
         )
 
     action = s.mode if command in ("main", "post") else command
-    needs_github = s.runner and action in ("start", "stop")
+    # stop ends pods with the RunPod key alone; without GitHub credentials it leaves the
+    # (ephemeral) runners to go offline with their pods.
+    needs_github = s.runner and action == "start"
     # A half-given App is reported above; this is for no credentials at all.
     given = s.github_token or s.github_app_id or s.github_app_private_key
     if needs_github and not given:
@@ -1147,37 +1245,73 @@ def _rule_errors(s: Settings, command: str) -> list[_Broken]:
             ),
         )
 
-    if s.runner_registration == "token" and s.runner_group_id != 1:
-        # config.sh takes a runner group by name, and the action knows only its id.
+    if s.runner_user and s.ssh_user != "root":
+        # Only root can add the user and keep the pod's key from it (pod/bootstrap.sh).
         fail(
-            ("runner_registration", "runner_group_id"),
+            ("runner_user", "ssh_user"),
             InputError(
-                "runner-group-id",
-                "a group other than the default (1) needs runner-registration: jit",
-                "Use runner-registration: jit, which takes the group id",
+                "runner-user",
+                f"needs ssh-user: root to create the user on the pod, got {s.ssh_user}",
+                "Set ssh-user to root, or leave runner-user empty",
+            ),
+        )
+    if s.runner_user and not s.runner:
+        fail(
+            ("runner_user", "runner"),
+            InputError(
+                "runner-user",
+                "only applies to the runner, and runner is false",
+                "Leave runner-user empty for SSH access only",
             ),
         )
 
-    if s.runner_sha256 is None:
-        fix = "Give the tarball's SHA-256 in runner-sha256 (sha256sum prints it)"
-        if s.runner_download_url is not None:
-            fail(
-                ("runner_sha256", "runner_download_url"),
-                InputError("runner-sha256", "is required with a custom runner-download-url", fix),
-            )
-        elif s.runner_version != DEFAULT_RUNNER_VERSION:
-            fail(
-                ("runner_sha256", "runner_version"),
-                InputError(
-                    "runner-sha256",
-                    f"is required with runner-version {s.runner_version}: only "
-                    f"{DEFAULT_RUNNER_VERSION} has a pinned digest",
-                    fix,
-                ),
-            )
+    if s.runner and s.runner_scope == "repo" and s.runner_group_id != 1:
+        # Runner groups belong to organizations (GitHub's REST API has runner-group
+        # endpoints only under /orgs and /enterprises).
+        fail(
+            ("runner", "runner_scope", "runner_group_id"),
+            InputError(
+                "runner-group-id",
+                f"is {s.runner_group_id}, but repository runners have only the default group",
+                "Set runner-group-id to 1, or runner-scope: org to use an organization's group",
+            ),
+        )
 
-    needs_run = action == "start" or (action in ("stop", "status") and not s.pod_id)
-    needs_repository = needs_run or needs_github or action in ("reap", "status")
+    if (
+        action == "start"
+        and command != "post"
+        and s.runner
+        and s.repository_visibility == "public"
+        and not s.allow_public_repository
+    ):
+        fail(
+            ("runner", "allow_public_repository", "repository_visibility"),
+            InputError(
+                "allow-public-repository",
+                f"must be true to register runners for the public repository "
+                f"{s.github_repository or 'of this run'}, because a pull request from any "
+                "fork can run its code on the pods",
+                "Set allow-public-repository: true to accept that, or runner: false for SSH "
+                "access only",
+            ),
+        )
+
+    if s.runner_sha256 is None and s.runner_download_url is not None:
+        # A custom URL is not looked up in the release API, so nothing vouches for it.
+        fail(
+            ("runner_sha256", "runner_download_url"),
+            InputError(
+                "runner-sha256",
+                "is required with a custom runner-download-url",
+                "Give the tarball's SHA-256 in runner-sha256 (sha256sum prints it)",
+            ),
+        )
+
+    needs_run = action == "start" or (action == "stop" and not s.pod_id)
+    # Pods are named after the repository, or LOCAL_REPOSITORY for an SSH-only start
+    # outside Actions; runners, and GitHub credentials, need the real one.
+    needs_repository = needs_github or action == "reap"
+    needs_repository = needs_repository or (action in ("stop", "doctor") and bool(given))
     outside = "GitHub Actions sets it; outside Actions set it yourself"
     if needs_repository and not s.github_repository:
         fail(
@@ -1214,7 +1348,7 @@ def load_settings(
     command: str = "main",
 ) -> Settings:
     """Read and check every input. ``overrides`` are CLI flags by input name and win
-    over the environment. ``command`` (start, stop, post, reap, gpus, status, or main
+    over the environment. ``command`` (start, stop, post, reap, gpus, status, doctor, or main
     for "as the mode input says") decides which environment values are required.
 
     Raises ``SettingsError`` listing every broken rule.

@@ -449,10 +449,50 @@ def run(
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def ssh_command(target: SshTarget, *, include_known_hosts: bool = True) -> str:
-    """The command a person runs to reach the pod, for the ``ssh-command`` output."""
-    parts = ["ssh", "-i", str(target.key_path), "-p", str(target.port)]
-    if include_known_hosts:
-        parts += ["-o", f"UserKnownHostsFile={target.known_hosts}"]
-    parts.append(f"{target.user}@{target.host}")
-    return shlex.join(parts)
+def ssh_command(user: str, host: str, port: int, *, key: str, known_hosts: str) -> str:
+    """The command a person runs to reach the pod, for the ``ssh-command`` output.
+
+    It runs under the ssh config of the runner's machine, which may say
+    ``StrictHostKeyChecking no`` and so connect to an impostor. A command-line option
+    wins over every config file (the first value obtained is used, ssh_config(5)), so
+    the checks are forced here: this pod's host key only, this key only.
+
+    ``key`` and ``known_hosts`` are the paths as the later step's shell names them: a
+    leading ``$NAME`` (the runner's temp directory) is left for that shell to expand.
+    """
+    return " ".join(
+        (
+            "ssh",
+            "-i",
+            _shell_path(key),
+            "-p",
+            str(int(port)),
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            # ssh splits this option's value at whitespace unless it is in double quotes.
+            _shell_path(known_hosts, before='UserKnownHostsFile="', after='"'),
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "IdentitiesOnly=yes",
+            shlex.quote(f"{user}@{host}"),
+        )
+    )
+
+
+_LEADING_VARIABLE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _shell_path(path: str, *, before: str = "", after: str = "") -> str:
+    """``before + path + after`` as one double-quoted shell word, literal except for a
+    ``$NAME`` at the start of ``path``. A ``%`` is doubled: ssh expands ``%`` tokens in
+    both IdentityFile and UserKnownHostsFile."""
+    variable = _LEADING_VARIABLE.match(path)
+    head = variable.group() if variable else ""
+    literal = path[len(head) :].replace("%", "%%")
+
+    def escaped(text: str) -> str:
+        return re.sub(r'([\\"$`])', r"\\\1", text)
+
+    return f'"{escaped(before)}{head}{escaped(literal)}{escaped(after)}"'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from .capacity import Attempt
@@ -9,11 +10,32 @@ from .errors import ActionError
 from .timeline import Timeline
 from .transport import OperationStats
 
+# What makes Markdown more than text: links and images ([ ] !), HTML and autolinks
+# (< > &), code spans, emphasis, strikethrough, math ($), table pipes, and the escape
+# itself. Only these are escaped, so a secret (base64, tokens with "_", PEM lines)
+# stays verbatim and the masker, which runs on the finished summary, still finds it.
+_SPECIAL = re.compile(r"([\\`*\[\]<>&|!~$])")
+# GFM links bare URLs and www. names with no brackets at all; an entity for the ":" or
+# "." is not seen by that matcher but renders as the character itself.
+_BARE_URL = re.compile(r"://")
+_BARE_WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
+# A pod id goes into a Mermaid block, where a backslash is no escape.
+_UNSAFE_IN_MERMAID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def text(value: object) -> str:
+    """``value`` as literal text in Markdown, on one line.
+
+    Everything a pod, an API or an error message says passes here before it reaches
+    the summary: a pod's bootstrap output is written by whoever controls the pod."""
+    out = _SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    return _BARE_WWW.sub(r"\1&#46;", _BARE_URL.sub("&#58;//", out))
+
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(map(text, header)) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = ("" if cell is None else str(cell).replace("|", "\\|") for cell in row)
+        cells = ("" if cell is None else text(cell) for cell in row)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -24,12 +46,17 @@ def _money(value: float | None) -> str:
 
 def failure(error: ActionError, step: str) -> str:
     """The pypa-style failure template: what happened, why, how to fix it."""
-    text = f"## ❌ {step} failed\n\n**What failed:** {error.what.rstrip('.')}.\n\n"
+    out = f"## ❌ {text(step)} failed\n\n**What failed:** {text(error.what.rstrip('.'))}.\n\n"
     if error.why:
-        text += f"**Why:** {error.why.rstrip('.')}.\n\n"
+        out += f"**Why:** {text(error.why.rstrip('.'))}.\n\n"
     if error.fix:
-        text += f"**How to fix it:** {error.fix.rstrip('.')}.\n\n"
-    return text
+        out += f"**How to fix it:** {text(error.fix.rstrip('.'))}.\n\n"
+    return out
+
+
+def pod_warning(pod_id: str, message: str) -> str:
+    """A warning a pod's bootstrap printed (``RPSA-WARN``)."""
+    return f"> ⚠️ **Pod {text(pod_id)}:** {text(message)}\n\n"
 
 
 def attempts(items: Sequence[Attempt]) -> str:
@@ -66,7 +93,7 @@ def phases(timeline: Timeline, pod_ids: Sequence[str]) -> str:
     for pod_id in pod_ids:
         spans = timeline.phases(pod_id)
         table_rows.append((pod_id, *(f"{end - begin:.1f} s" for _, begin, end in spans)))
-        gantt.append(f"    section {pod_id}")
+        gantt.append(f"    section {_UNSAFE_IN_MERMAID.sub('_', pod_id)}")
         for phase, begin, end in spans:
             gantt.append(f"    {phase} : {int(begin * 1000)}, {max(int(end * 1000), 1)}")
     gantt.append("```")

@@ -8,8 +8,8 @@ is reported loudly with its id and where to end it by hand.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -17,6 +17,7 @@ from typing import TypeVar
 from .clock import remaining
 from .context import Clients, Context
 from .errors import ActionError, CancelledError, NetworkError, RateLimitedError, TlsError
+from .github.client import RunnerBusyError
 from .runpod import Pod
 
 T = TypeVar("T")
@@ -26,13 +27,18 @@ CONSOLE = "https://www.runpod.io/console/pods"
 # passes within a minute, a pod left running does not.
 RATE_LIMIT_PATIENCE = 180.0
 RATE_LIMIT_PAUSE = 5.0
+# The runner sends SIGTERM 7.5 s after SIGINT and kills the docker CLI 2.5 s later
+# (actions/runner src/Runner.Sdk/ProcessInvoker.cs), then starts the post step with the
+# state written so far; teardown in the cancel window ends within this, with room left.
+CANCEL_BUDGET = 6.0
+UNCONFIRMED = "sent, not confirmed"
 
 
 @dataclass(frozen=True)
 class Ended:
     pod_id: str
     name: str | None
-    outcome: str  # "terminated", "already gone", or "FAILED: ..."
+    outcome: str  # "terminated", "already gone", UNCONFIRMED or "FAILED: ..."
     uptime_seconds: float | None
     cost_per_hr: float | None
 
@@ -49,16 +55,33 @@ def tear_down(
     """Terminate ``pod_ids`` plus any pod whose name starts with ``pod_prefix`` (the
     ones whose id never reached us), and delete ``runner_ids`` plus runners whose name
     starts with ``runner_prefix``. Returns one row per pod; raises nothing for a pod it
-    could not end, but reports it as an error annotation."""
+    could not end, but reports it as an error annotation.
+
+    Inside the cancel window everything must be over within ``CANCEL_BUDGET``: pods
+    known by id are terminated while the listing looks for the rest, uptimes are not
+    read, and a terminate with no answer by then is ``UNCONFIRMED``, left for the post
+    step (which always follows a cancelled main step) to confirm, not reported as a pod
+    left running."""
+    cancelling = ctx.clock.cancelled.is_set()
+    deadline = ctx.clock.monotonic() + CANCEL_BUDGET if cancelling else None
     ids = list(dict.fromkeys(pod_ids))
-    if pod_prefix:
-        try:
-            ids += [p for p in find_pods(ctx, clients, pod_prefix) if p not in ids]
-        except ActionError as exc:
-            ctx.workflow.warning(f"Could not list pods to find leftovers: {exc.sentence()}")
-    known = _describe(ctx, clients, ids)
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(ids))), thread_name_prefix="end") as pool:
-        outcomes = list(pool.map(lambda pod_id: _terminate(ctx, clients, pod_id), ids))
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="end")
+    try:
+        ending = {} if not cancelling else _submit(ctx, clients, pool, ids)
+        if pod_prefix:
+            try:
+                ids += [p for p in find_pods(ctx, clients, pod_prefix) if p not in ids]
+            except ActionError as exc:
+                ctx.workflow.warning(f"Could not list pods to find leftovers: {exc.sentence()}")
+        known = {} if cancelling else _describe(ctx, clients, ids)
+        ending |= _submit(ctx, clients, pool, [p for p in ids if p not in ending])
+        left = None if deadline is None else remaining(ctx.clock, deadline)
+        done, _ = wait(ending.values(), timeout=left)
+        outcomes = [ending[p].result() if ending[p] in done else UNCONFIRMED for p in ids]
+    finally:
+        # Calls still waiting for an answer are left to finish on their own: the
+        # cancel window does not wait for them.
+        pool.shutdown(wait=not cancelling, cancel_futures=cancelling)
     rows = []
     for pod_id, outcome in zip(ids, outcomes, strict=True):
         pod = known.get(pod_id)
@@ -78,8 +101,20 @@ def tear_down(
                 "or run this action with mode: reap.",
                 title="Pod left running",
             )
-    _delete_runners(ctx, clients, runner_ids, runner_prefix)
+    unconfirmed = [row.pod_id for row in rows if row.outcome == UNCONFIRMED]
+    if unconfirmed:
+        ctx.workflow.warning(
+            f"Terminating pod(s) {', '.join(unconfirmed)} was asked but not confirmed within "
+            "the cancel window; the post step confirms it."
+        )
+    delete_runners(ctx, clients, runner_ids, name_prefix=runner_prefix, deadline=deadline)
     return rows
+
+
+def _submit(
+    ctx: Context, clients: Clients, pool: ThreadPoolExecutor, ids: list[str]
+) -> dict[str, Future[str]]:
+    return {pod_id: pool.submit(_terminate, ctx, clients, pod_id) for pod_id in ids}
 
 
 def find_pods(ctx: Context, clients: Clients, name_prefix: str) -> list[str]:
@@ -101,6 +136,12 @@ def _describe(ctx: Context, clients: Clients, ids: list[str]) -> dict[str, Pod]:
 def _terminate(ctx: Context, clients: Clients, pod_id: str) -> str:
     try:
         ended_now = _patiently(ctx, partial(clients.runpod.terminate, pod_id))
+    except (NetworkError, RateLimitedError) as exc:
+        if ctx.clock.cancelled.is_set():
+            # No answer is no refusal: the pod may be ending; the post step looks.
+            ctx.workflow.debug(f"Terminating {pod_id} in the cancel window: {exc.sentence()}")
+            return UNCONFIRMED
+        return f"FAILED: {exc.sentence()}"
     except ActionError as exc:
         return f"FAILED: {exc.sentence()}"
     return "terminated" if ended_now else "already gone"
@@ -116,7 +157,7 @@ def asked_twice(call: Callable[[], T]) -> T:
     """
     try:
         return call()
-    except (NetworkError, TlsError, RateLimitedError, CancelledError):
+    except (NetworkError, TlsError, RateLimitedError, CancelledError, RunnerBusyError):
         raise
     except ActionError:
         return call()
@@ -139,25 +180,42 @@ def _patiently(ctx: Context, call: Callable[[], T]) -> T:
                 raise limited from None
 
 
-def _delete_runners(
-    ctx: Context, clients: Clients, runner_ids: list[int], name_prefix: str | None
+def delete_runners(
+    ctx: Context,
+    clients: Clients,
+    runner_ids: list[int],
+    *,
+    name_prefix: str | None = None,
+    names: Collection[str] = (),
+    deadline: float | None = None,
 ) -> None:
+    """Delete ``runner_ids`` plus the runners named ``names`` or starting with
+    ``name_prefix``. Nothing here raises: a runner left registered costs nothing, and
+    GitHub refuses to delete one still running a job, which goes offline with its pod.
+    Past ``deadline`` (a ``ctx.clock.monotonic()`` value) the rest are left to a later
+    step."""
     github, scope = clients.github, ctx.scope
     if github is None or scope is None:
         return
     ids = list(dict.fromkeys(runner_ids))
-    if name_prefix:
+    if name_prefix or names:
         try:
             ids += [
                 r.id
                 for r in _patiently(ctx, partial(github.list_runners, scope))
-                if r.name.startswith(name_prefix) and r.id not in ids
+                if (r.name in names or (name_prefix and r.name.startswith(name_prefix)))
+                and r.id not in ids
             ]
         except ActionError as exc:
             ctx.workflow.warning(f"Could not list runners to find leftovers: {exc.sentence()}")
     for runner_id in ids:
+        if deadline is not None and remaining(ctx.clock, deadline) <= 0:
+            ctx.workflow.debug(f"Runner {runner_id} is left for the post step to delete.")
+            continue
         try:
             _patiently(ctx, partial(github.delete_runner, scope, runner_id))
+        except RunnerBusyError as busy:
+            ctx.workflow.warning(busy.sentence())
         except ActionError as exc:
             ctx.workflow.warning(
                 f"Runner {runner_id} could not be deleted: {exc.sentence()} It is ephemeral "

@@ -21,7 +21,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -31,12 +31,13 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPSConnection
-from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3 import PoolManager
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool
 
 from . import __version__
 from .clock import Clock, remaining
-from .errors import InputError, NetworkError, RateLimitedError, TlsError
+from .errors import ActionError, InputError, NetworkError, RateLimitedError, TlsError
 from .masking import FIELD_MASK, Masker
 
 USER_AGENT = f"runpod-ssh-action/{__version__} (+https://github.com/runpod-ssh-action)"
@@ -68,9 +69,67 @@ def check_endpoint(url: str, name: str) -> str:
     return url
 
 
+# The CA bundle variables in the order requests reads them (requests sessions.py,
+# merge_environment_settings), then OpenSSL's own.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
 def ca_bundle_from_env(env: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if env is None else env
-    return env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or None
+    return next((env[name] for name in CA_BUNDLE_VARIABLES if env.get(name)), None)
+
+
+# What the action talks to and whom it trusts when the environment says nothing.
+# RUNPOD_API_URL is left out: the settings already warn on the one case that reads it.
+_ENDPOINT_DEFAULTS = {
+    "RUNPOD_GRAPHQL_URL": "https://api.runpod.io/graphql",
+    "GITHUB_API_URL": "https://api.github.com",
+}
+_TRUST_VARIABLES = (*CA_BUNDLE_VARIABLES, "SSL_CERT_DIR")
+_DEBIAN_TRUST = ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs")
+
+
+def environment_overrides(env: Mapping[str, str]) -> list[str]:
+    """``NAME=value`` for every variable that moves where the action's credentials go
+    or whom it trusts away from the default: API endpoints, proxies, CA bundles.
+
+    Any step before this one can set them through GITHUB_ENV, so they are worth one
+    line in the log. Proxies are every ``*_proxy`` variable but ``no_proxy``, in either
+    case, as urllib's getproxies_environment (which requests uses) reads them. URLs
+    are shown as scheme, host and port only: a proxy URL may carry a password.
+    """
+    shown = []
+    for name, default in _ENDPOINT_DEFAULTS.items():
+        value = env.get(name, "").strip()
+        if value and value.rstrip("/") != default:
+            shown.append(f"{name}={_bare_url(value)}")
+    for name in sorted(env):
+        lowered = name.lower()
+        if lowered.endswith("_proxy") and lowered != "no_proxy" and env[name].strip():
+            shown.append(f"{name}={_bare_url(env[name].strip())}")
+    shown += [
+        f"{name}={env[name]}"
+        for name in _TRUST_VARIABLES
+        if env.get(name) and os.path.realpath(env[name]) not in _system_trust()
+    ]
+    return shown
+
+
+def _system_trust() -> set[str]:
+    """The system's own CA store: a variable naming it adds no trust. That is OpenSSL's
+    built-in default and Debian's bundle (what the image and most runners carry)."""
+    paths = ssl.get_default_verify_paths()
+    named = (paths.openssl_cafile, paths.openssl_capath, *_DEBIAN_TRUST)
+    return {os.path.realpath(path) for path in named}
+
+
+def _bare_url(value: str) -> str:
+    parts = urlsplit(value if "://" in value else "http://" + value)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}{parts.path}"
 
 
 # --- TLS -------------------------------------------------------------------------
@@ -94,25 +153,82 @@ class PinMismatch(ssl.SSLError):
     pass
 
 
-def _pinned_pool(pins: frozenset[str]) -> type[HTTPSConnectionPool]:
-    """A pool whose connections check the server's key against ``pins`` right after
-    the handshake, before a single request byte (or credential) is sent."""
+class NotLoopback(Exception):  # noqa: N818 - raised and caught here only
+    """A plain-HTTP connection reached an address that is not loopback. Not an OSError:
+    urllib3 passes other exceptions through untouched, so it is never retried as a
+    network error (urllib3 connectionpool.py, HTTPConnectionPool.urlopen)."""
 
-    class PinnedConnection(HTTPSConnection):
+    def __init__(self, address: str):
+        super().__init__(address)
+        self.address = address
+
+
+def _checked_pool(
+    base: type[HTTPConnectionPool], check: Callable[[HTTPConnection], None]
+) -> type[HTTPConnectionPool]:
+    """``base`` (and its connection class) with ``check`` run on every new connection
+    right after it is set up (TCP, then any proxy tunnel, then TLS), before a single
+    request byte, or credential, is sent. Subclassing the pool's own connection class
+    keeps what it does, such as a SOCKS pool's way of connecting.
+
+    The connection is left open on a failed check: the pool closes and discards it
+    (HTTPConnectionPool.urlopen), and closing it here first would reset its "connected
+    to the proxy" flag and make urllib3 report a refused pin as a proxy failure."""
+
+    class CheckedConnection(base.ConnectionCls):  # type: ignore[name-defined,misc]
         def connect(self) -> None:
             super().connect()
-            der = self.sock.getpeercert(binary_form=True) if self.sock else None  # type: ignore[union-attr]
-            if not der or spki_pin(der) not in pins:
-                self.close()
-                raise PinMismatch("the server's public key matches none of the pins")
+            check(self)
 
-    class PinnedPool(HTTPSConnectionPool):
-        ConnectionCls = PinnedConnection
+    class CheckedPool(base):  # type: ignore[valid-type,misc]
+        ConnectionCls = CheckedConnection
 
-    return PinnedPool
+    return CheckedPool
+
+
+def _pin_check(pins: frozenset[str]) -> Callable[[HTTPConnection], None]:
+    def check(conn: HTTPConnection) -> None:
+        # Through a CONNECT tunnel the socket is the TLS session with the server
+        # itself, so this is the server's certificate, not the proxy's.
+        der = conn.sock.getpeercert(binary_form=True) if conn.sock else None  # type: ignore[union-attr]
+        if not der or spki_pin(der) not in pins:
+            raise PinMismatch("the server's public key matches none of the pins")
+
+    return check
+
+
+def _loopback_check(conn: HTTPConnection) -> None:
+    """The address actually connected to must be loopback: a name such as
+    ``api.localhost`` allows plain HTTP by its spelling, but a resolver (or a hosts
+    file an earlier step wrote) can point it anywhere."""
+    address = str(conn.sock.getpeername()[0]) if conn.sock else "?"
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        raise NotLoopback(address) from None
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    if not (mapped or ip).is_loopback:
+        raise NotLoopback(address)
+
+
+def _with_pool(manager: PoolManager, scheme: str, check: Callable[[HTTPConnection], None]) -> None:
+    manager.pool_classes_by_scheme = {
+        **manager.pool_classes_by_scheme,
+        scheme: _checked_pool(manager.pool_classes_by_scheme[scheme], check),
+    }
 
 
 class _TlsAdapter(HTTPAdapter):
+    """HTTPS through our TLS context and pin check, directly or through a proxy.
+
+    requests hands the context only to the direct pool manager and builds a proxy's
+    manager from ``proxy_kwargs`` alone (requests adapters.py, init_poolmanager and
+    proxy_manager_for), so both are set here. urllib3 tunnels HTTPS through a proxy
+    with CONNECT and then runs TLS with the server inside the tunnel, using the pool's
+    ``ssl_context`` (urllib3 connection.py, HTTPSConnection.connect), so context and
+    pins reach the server whichever way the call goes.
+    """
+
     def __init__(self, context: ssl.SSLContext, pins: frozenset[str]):
         self._context = context
         self._pins = pins
@@ -122,10 +238,42 @@ class _TlsAdapter(HTTPAdapter):
         kwargs["ssl_context"] = self._context
         super().init_poolmanager(*args, **kwargs)
         if self._pins:
-            self.poolmanager.pool_classes_by_scheme = {
-                **self.poolmanager.pool_classes_by_scheme,
-                "https": _pinned_pool(self._pins),
-            }
+            _with_pool(self.poolmanager, "https", _pin_check(self._pins))
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        if proxy in self.proxy_manager:
+            return self.proxy_manager[proxy]
+        proxy_kwargs["ssl_context"] = self._context
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if self._pins:
+            _with_pool(manager, "https", _pin_check(self._pins))
+        return manager
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:
+        # requests turns REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE into ``ca_certs``, which
+        # urllib3 would load into our context on every connection: the trust is the
+        # context's, loaded once from the bundle the settings checked and named.
+        host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+        return host, {k: v for k, v in pool.items() if k not in ("ca_certs", "ca_cert_dir")}
+
+
+class _LoopbackAdapter(HTTPAdapter):
+    """Plain HTTP, which only a local stand-in gets: every connection must land on a
+    loopback address, and none goes through a proxy (a proxy would be the peer, and
+    would see the credentials in clear)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _with_pool(self.poolmanager, "http", _loopback_check)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        kwargs["proxies"] = None
+        return super().send(request, *args, **kwargs)
 
 
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
@@ -195,20 +343,30 @@ class RateLimiter:
 
 
 class ApiLog:
-    """JSON lines in the spec's request / response / error formats, masked."""
+    """JSON lines in the spec's request / response / error formats, masked; each line
+    also goes to ``echo`` when given (the step log's debug lines)."""
 
-    def __init__(self, masker: Masker, stream: TextIO | None = None):
+    def __init__(
+        self,
+        masker: Masker,
+        stream: TextIO | None = None,
+        echo: Callable[[str], None] | None = None,
+    ):
         self._masker = masker
         self._stream = stream
+        self._echo = echo
         self._lock = threading.Lock()
 
     def emit(self, record: dict[str, Any]) -> None:
-        if self._stream is None:
+        if self._stream is None and self._echo is None:
             return
         line = self._masker.redact(json.dumps(self._masker.redact_structure(record)))
-        with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+        if self._echo is not None:
+            self._echo(line)
+        if self._stream is not None:
+            with self._lock:
+                self._stream.write(line + "\n")
+                self._stream.flush()
 
 
 @dataclass
@@ -330,7 +488,7 @@ class Transport:
         self.session.headers.update({"User-Agent": USER_AGENT, **self.headers})
         adapter = _TlsAdapter(tls_context(self.ca_bundle), self.pins)
         self.session.mount("https://", adapter)
-        self.session.mount("http://", HTTPAdapter(max_retries=0))
+        self.session.mount("http://", _LoopbackAdapter())
 
     def close(self) -> None:
         self.session.close()
@@ -417,6 +575,15 @@ class Transport:
                         timeout=(self.connect_timeout, self.read_timeout),
                         allow_redirects=False,
                     )
+            except NotLoopback as exc:
+                self._finish(operation, started, "NOT_LOOPBACK", exc.address)
+                raise ActionError(
+                    f"Refused plain HTTP to {_host(url)}",
+                    f"the name led to {exc.address}, which is not a loopback address, and "
+                    "plain HTTP is allowed only to a local stand-in",
+                    "Use the https:// endpoint, or a name that resolves to 127.0.0.1 or ::1",
+                    code="NOT_LOOPBACK",
+                ) from None
             except requests.exceptions.SSLError as exc:
                 self._finish(operation, started, "TLS_ERROR", str(exc))
                 raise TlsError(

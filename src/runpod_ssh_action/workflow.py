@@ -9,25 +9,30 @@ actions/toolkit (``@actions/core``) and the runner's parser:
   values ``name<<DELIM`` / the value / ``DELIM`` with a random delimiter;
 * the step summary is capped at 1 MiB per step.
 
-Outside Actions (no ``GITHUB_OUTPUT`` etc., e.g. the CLI in a terminal) outputs are
-printed as ``name=value`` lines (the same file format, on stdout), the summary is
-printed as is, and state is kept in a file under ``RUNNER_TEMP`` (or the system temp
-directory) named after ``GITHUB_RUN_ID``, so a later ``post`` or ``stop`` command in
-the same shell reads what ``start`` saved. That file is readable by its owner only.
+The flavour is chosen once, from ``GITHUB_ACTIONS`` (the runner sets it to ``true``).
+Outside Actions (the CLI in a terminal or another CI system) no workflow command is
+printed at all: ``::add-mask::`` would echo every secret in clear, so values are only
+redacted; annotations become ``error:``/``warning:`` lines, groups headings, outputs a
+table (or one JSON object) at the end, and the summary plain text. State then lives in
+the user's own state directory (``local_state``), named after ``GITHUB_RUN_ID``, so a
+later ``post`` or ``stop`` reads what ``start`` saved.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from . import local_state
 from .errors import ActionError
 from .masking import Masker
 
@@ -36,6 +41,56 @@ SUMMARY_TRUNCATED = "\n\n> Summary truncated: GitHub keeps at most 1 MiB per ste
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # Lines the runner would read as a command (it trims leading whitespace first).
 _COMMAND_LIKE = re.compile(r"\s*(::|##\[)")
+
+
+# Where the runner mounts a container action's directories (actions/runner
+# src/Runner.Worker/Handlers/ContainerActionHandler.cs). HOME is the host's
+# ``<RUNNER_TEMP>/_github_home``, mounted at /github/home by every runner version;
+# RUNNER_TEMP itself is mounted at /github/runner_temp only from v2.331.0 (#4011 behind
+# a feature flag, made unconditional by #4163), and before that the variable keeps the
+# host's path, which does not exist in the container.
+CONTAINER_TEMP = "/github/runner_temp"
+CONTAINER_HOME = "/github/home"
+HOST_HOME = "$RUNNER_TEMP/_github_home"
+
+
+@dataclass(frozen=True)
+class SharedFiles:
+    """A directory this step writes and the job's later steps read: ``local`` as this
+    process sees it, ``host`` as a ``run:`` step on the runner's machine names it."""
+
+    local: Path
+    host: str
+
+    def host_view(self, text: str) -> str:
+        """``text`` with every local path of the directory put as the host names it."""
+        local = str(self.local)
+        return text if self.host == local else text.replace(local, self.host)
+
+
+def shared_files(env: Mapping[str, str]) -> SharedFiles:
+    """The directory for files later steps need (the SSH key, ``known_hosts``).
+
+    Not the workspace, which every runner mounts too: a self-hosted runner keeps it
+    between jobs, and an artifact or cache step of the job may upload what lies in it.
+    The runner empties its temp directory, HOME's parent, at the start and end of a job.
+    """
+    temp = env.get("RUNNER_TEMP") or tempfile.gettempdir()
+    if temp == CONTAINER_TEMP or temp.startswith(CONTAINER_TEMP + "/"):
+        return SharedFiles(Path(temp), "$RUNNER_TEMP" + temp[len(CONTAINER_TEMP) :])
+    if env.get("HOME") == CONTAINER_HOME:
+        # A container action on a runner before v2.331.0: RUNNER_TEMP is not mounted.
+        return SharedFiles(Path(CONTAINER_HOME), HOST_HOME)
+    if env.get("HOME", "").startswith("/github/"):
+        raise ActionError(
+            "Cannot hand the SSH key to later steps",
+            f"this container action sees HOME={env.get('HOME')} and RUNNER_TEMP={temp}, a "
+            "layout of the runner's mounts this action does not know, so a path it gave "
+            "out could name a file the host never sees",
+            "Run the action on a GitHub-hosted runner or a self-hosted runner of a current "
+            "version, and report this with the runner's version",
+        )
+    return SharedFiles(Path(temp), temp)
 
 
 def escape_data(text: str) -> str:
@@ -94,16 +149,45 @@ def parse_file_commands(text: str) -> dict[str, str]:
     return values
 
 
+def in_actions(env: Mapping[str, str]) -> bool:
+    """True inside a GitHub Actions job. The runner sets GITHUB_ACTIONS=true for every
+    process it starts (actions/runner src/Runner.Sdk/ProcessInvoker.cs) and passes it to
+    a container action with ``docker run -e`` (src/Runner.Worker/Container/
+    DockerCommandManager.cs, DockerRun)."""
+    return env.get("GITHUB_ACTIONS") == "true"
+
+
+def plain_text(markdown: str) -> str:
+    """The summary's Markdown as a terminal shows it: no heading marks, emphasis,
+    code ticks or escapes."""
+    text = re.sub(r"(?ms)^```.*?^```\n?", "", markdown)  # diagrams (mermaid) stay out
+    text = re.sub(r"(?m)^#+ ", "", text)
+    text = re.sub(r"\*\*|`", "", text)
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 class Workflow:
-    def __init__(self, env: Mapping[str, str], out: TextIO):
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        out: TextIO,
+        *,
+        outputs_to: TextIO | None = None,
+        json_outputs: bool = False,
+    ):
         self._env = env
         self._out = out
+        self.in_actions = in_actions(env)
+        # Outside Actions outputs are shown once, at the end, on their own stream.
+        self._outputs: dict[str, str] = {}
+        self._outputs_to = outputs_to or out
+        self._json_outputs = json_outputs
         # Reentrant: a signal handler may log while the main thread holds the lock.
         self._lock = threading.RLock()
         self.masker = Masker(announce=self._announce_mask)
         self.is_debug = env.get("RUNNER_DEBUG") == "1"
         self._saved_state: dict[str, str] = {}
-        self._fallback_state = self._read_fallback_state()
+        self._fallback_state: dict[str, str] | None = None
         self._fallback_truncated = False
 
     # --- masking ---
@@ -114,21 +198,30 @@ class Workflow:
 
     def _announce_mask(self, value: str) -> None:
         # The one line that must not be redacted: it is how the runner learns the value.
-        self._write(f"::add-mask::{escape_data(value)}")
+        # Outside Actions nobody reads it, and it would put the secret on the screen.
+        if self.in_actions:
+            self._write(f"::add-mask::{escape_data(value)}")
 
     # --- files for later steps ---
+
+    def shared_files(self) -> SharedFiles:
+        """Where this step leaves files for the job's later steps; see ``SharedFiles``."""
+        return shared_files(self._env)
 
     def hand_over(self, *paths: Path) -> None:
         """Give files this step leaves for later steps to the runner's own user.
 
         A container action runs as root, but the job's later ``run:`` steps run as the
-        runner's user, who could not read a root-owned 0600 key. The owner of
-        ``RUNNER_TEMP`` is that user; outside a container nothing changes hands.
+        runner's user, who could not read a root-owned 0600 key. The owner of the
+        directory the runner mounts for later steps is that user; outside a container
+        nothing changes hands.
         """
-        temp = self._env.get("RUNNER_TEMP")
-        if not temp or os.geteuid() != 0:
+        if os.geteuid() != 0:
             return
-        owner = Path(temp).stat()
+        root = self.shared_files().local
+        if not root.is_dir():
+            return
+        owner = root.stat()
         for path in paths:
             if path.exists() and (path.stat().st_uid, path.stat().st_gid) != (
                 owner.st_uid,
@@ -159,6 +252,10 @@ class Workflow:
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
+        if not self.in_actions:
+            self.info(f"== {title}")
+            yield
+            return
         self._command("group", title)
         try:
             yield
@@ -166,6 +263,10 @@ class Workflow:
             self._command("endgroup", "")
 
     def _command(self, name: str, message: str, title: str | None = None) -> None:
+        if not self.in_actions:
+            if name != "debug" or self.is_debug:
+                self.info(f"{name}: {message}" if name in ("error", "warning") else message)
+            return
         props = f" title={escape_property(self.masker.redact(title))}" if title else ""
         self._write(f"::{name}{props}::{escape_data(self.masker.redact(message))}")
 
@@ -187,9 +288,32 @@ class Workflow:
         path = self._env.get("GITHUB_OUTPUT")
         if path:
             self._append(Path(path), entry)
+        elif not self.in_actions:
+            with self._lock:
+                self._outputs[name] = value
         else:
             for line in entry.rstrip("\n").split("\n"):
                 self._write(self.masker.redact(line))
+
+    def finish(self) -> None:
+        """Outside Actions: show the outputs set, as a table or one JSON object."""
+        with self._lock:
+            outputs, self._outputs = self._outputs, {}
+        if self.in_actions or not (outputs or self._json_outputs):
+            return
+        if self._json_outputs:
+            text = json.dumps(outputs, indent=2)
+        else:
+            width = max(len(name) for name in outputs) + 2
+            rows = ["Outputs:"]
+            for name, value in outputs.items():
+                lines = value.splitlines() or [""]
+                rows.append(f"  {name.ljust(width)}{lines[0]}")
+                rows += [f"  {'':{width}}{line}" for line in lines[1:]]
+            text = "\n".join(rows)
+        with self._lock:
+            self._outputs_to.write(self.masker.redact(text) + "\n")
+            self._outputs_to.flush()
 
     # --- state ---
 
@@ -202,13 +326,10 @@ class Workflow:
             if path:
                 self._append(Path(path), entry)
                 return
-            fallback = self._fallback_path()
             # A new step's state replaces the last one's, as in Actions.
-            if not self._fallback_truncated:
-                fallback.parent.mkdir(parents=True, exist_ok=True)
-                fallback.unlink(missing_ok=True)
-                self._fallback_truncated = True
-            self._append(fallback, entry, private=True)
+            fresh = not self._fallback_truncated
+            local_state.append_private(self._fallback_path(), entry, fresh=fresh)
+            self._fallback_truncated = True
 
     def state(self, name: str) -> str | None:
         """State saved by this process, else by the main step (``STATE_<name>``), else
@@ -219,19 +340,23 @@ class Workflow:
         value = self._env.get(f"STATE_{name}")
         if value is not None:
             return value
-        return self._fallback_state.get(name)
+        if self._env.get("GITHUB_STATE"):
+            return None
+        with self._lock:
+            if self._fallback_state is None:
+                self._fallback_state = self._read_fallback_state()
+            return self._fallback_state.get(name)
 
     def _fallback_path(self) -> Path:
-        directory = self._env.get("RUNNER_TEMP") or tempfile.gettempdir()
         run = re.sub(r"[^0-9A-Za-z_-]", "_", self._env.get("GITHUB_RUN_ID") or "local")
-        return Path(directory) / f"runpod-ssh-action-state-{run}.env"
+        return local_state.state_dir(self._env) / f"state-{run}.env"
 
     def _read_fallback_state(self) -> dict[str, str]:
-        if self._env.get("GITHUB_STATE"):
-            return {}
+        """Raises ActionError for a file that is not the user's own (local_state)."""
+        text = local_state.read_private(self._fallback_path())
         try:
-            return parse_file_commands(self._fallback_path().read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return parse_file_commands(text or "")
+        except ValueError:
             return {}
 
     # --- summary ---
@@ -243,7 +368,7 @@ class Workflow:
             text += "\n"
         path_name = self._env.get("GITHUB_STEP_SUMMARY")
         if not path_name:
-            self.info(text.rstrip("\n"))
+            self.info(plain_text(text).rstrip("\n") if not self.in_actions else text.rstrip("\n"))
             return
         path = Path(path_name)
         with self._lock:
@@ -260,15 +385,9 @@ class Workflow:
 
     # --- files ---
 
-    def _append(self, path: Path, entry: str, *, private: bool = False) -> None:
-        with self._lock:
-            if private:
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                with os.fdopen(fd, "a", encoding="utf-8", newline="") as handle:
-                    handle.write(entry)
-            else:
-                with path.open("a", encoding="utf-8", newline="") as handle:
-                    handle.write(entry)
+    def _append(self, path: Path, entry: str) -> None:
+        with self._lock, path.open("a", encoding="utf-8", newline="") as handle:
+            handle.write(entry)
 
 
 def _delimiter() -> str:

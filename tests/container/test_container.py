@@ -4,7 +4,13 @@ The runner starts a container action with `docker run --workdir /github/workspac
 inputs as `INPUT_<NAME>` variables (hyphens kept), the job's directories mounted under
 /github, the file-command files inside /github/file_commands, and for the post step
 `--entrypoint <post-entrypoint>` with the main step's state as `STATE_<name>` variables.
-On cancel it sends SIGINT, SIGTERM 7.5 s later and kills the container 2.5 s after that.
+On cancel it sends SIGINT to the docker CLI (which passes it on to the container),
+SIGTERM 7.5 s later, and 2.5 s after that kills the CLI process only
+(actions/runner src/Runner.Sdk/ProcessInvoker.cs): the container may run on while the
+post step starts with the state written so far. Before runner v2.331.0 the runner's
+temp directory is not mounted at all (ContainerActionHandler.cs, actions/runner #4163):
+RUNNER_TEMP then holds the host's path, and only HOME (the host's
+$RUNNER_TEMP/_github_home) and the workspace are shared with later steps.
 These tests do the same against the stand-in, over the host's network, and check that no
 pod or runner outlives the job and no secret reaches the log.
 
@@ -15,6 +21,8 @@ the reason, only where Podman cannot run at all.
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -71,7 +79,7 @@ HOST_PATHS = {
 }
 FORWARDED_PREFIXES = ("INPUT_", "GITHUB_", "RUNNER_", "RUNPOD_")
 
-# The runner's cancel: SIGINT, then SIGTERM 7.5 s later, then a kill 2.5 s after that.
+# The runner's cancel: SIGINT, then SIGTERM 7.5 s later, then a kill of the CLI 2.5 s later.
 SIGTERM_AFTER = 7.5
 KILL_AFTER = 2.5
 
@@ -137,17 +145,22 @@ class Step:
 class Job:
     """A job on a runner: the directories the runner mounts, and steps run as containers."""
 
-    def __init__(self, podman: Any, root: Path, sim: StandIn, **inputs: Any) -> None:
+    def __init__(
+        self, podman: Any, root: Path, sim: StandIn, *, temp_mounted: bool = True, **inputs: Any
+    ) -> None:
         self.podman = podman
         self.root = root
         self.sim = sim
+        # As the runner lays them out: HOME is a folder of the runner's temp directory.
+        self.host_temp = root / "runner_temp"
         self.dirs = {
             WORKSPACE: root / "workspace",
             FILE_COMMANDS: root / "file_commands",
-            HOME: root / "home",
-            RUNNER_TEMP: root / "runner_temp",
+            HOME: self.host_temp / "_github_home",
             WORKFLOW: root / "workflow",
         }
+        if temp_mounted:
+            self.dirs[RUNNER_TEMP] = self.host_temp
         for path in self.dirs.values():
             path.mkdir(parents=True, exist_ok=True)
         (self.dirs[WORKFLOW] / "event.json").write_text("{}\n")
@@ -164,7 +177,8 @@ class Job:
             "GITHUB_WORKSPACE": WORKSPACE,
             "GITHUB_EVENT_PATH": f"{WORKFLOW}/event.json",
             "HOME": HOME,
-            "RUNNER_TEMP": RUNNER_TEMP,
+            # Unmounted, the variable keeps the host's path (no translation applies).
+            "RUNNER_TEMP": RUNNER_TEMP if temp_mounted else str(self.host_temp),
             "RUNNER_OS": "Linux",
             "RUNNER_ARCH": "X64",
         }
@@ -230,8 +244,15 @@ class Job:
     def run(self, name: str, *, entrypoint: str | None = None, state: dict[str, str]) -> Step:
         return self.wait(self.start(name, entrypoint=entrypoint, state=state), timeout=600)
 
-    def signal(self, step: Step, signal: str) -> None:
-        self.podman.run(["podman", "kill", "--signal", signal, step.container], check=False)
+    def container_ends_by_itself(self, step: Step, timeout: float) -> bool:
+        """Whether the step's container is gone within ``timeout`` without being killed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listed = self.podman.podman("ps", "--all", "--format", "{{.Names}}")
+            if step.container not in listed.split():
+                return True
+            time.sleep(0.5)
+        return False
 
     def secrets(self) -> list[str]:
         key_body = self.sim.app_private_key_pem.strip().splitlines()[1]
@@ -378,28 +399,72 @@ def test_cancelled_start_then_post_leaves_no_pod_and_no_runner(
     ).stdout.strip()
     assert pid1 == "tini", f"PID 1 in the container is {pid1!r}, so signals may not reach Python"
 
+    # The runner signals the CLI process (podman run passes signals on to the
+    # container), and at the end kills that process only, never the container.
     cancelled = time.monotonic()
-    job.signal(main, "SIGINT")
+    process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=SIGTERM_AFTER)
     except subprocess.TimeoutExpired:
-        job.signal(main, "SIGTERM")
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=KILL_AFTER)
         except subprocess.TimeoutExpired:
-            job.signal(main, "SIGKILL")
+            process.kill()
     job.wait(main, timeout=60)
     note(
         capsys,
-        f"cancel: main step exited {main.returncode} "
+        f"cancel: main step's CLI ended ({main.returncode}) "
         f"{time.monotonic() - cancelled:.1f} s after SIGINT",
     )
+
+    # The post step starts at once, with the state as written, the container maybe
+    # still tearing down beside it.
+    post = job.run("post", entrypoint="runpod-ssh-action-post", state=main.saved_state())
+    assert post.returncode == 0, post.describe()
+    assert job.container_ends_by_itself(main, timeout=60), main.describe()
+    stand_in.wait_for(lambda: not stand_in.live_pods(), timeout=30)
+    assert stand_in.live_pods() == [], f"{main.describe()}\n{post.describe()}"
+    assert stand_in.github.runners() == [], f"{main.describe()}\n{post.describe()}"
+    left = [line for step in (main, post) for line in step.text().splitlines()]
+    assert not [line for line in left if "Pod left running" in line], post.describe()
+    job.assert_no_secret_printed()
+
+
+def test_on_a_runner_before_2_331_the_key_reaches_later_steps_on_the_host(
+    job_factory: Any, stand_in: StandIn
+) -> None:
+    job = job_factory(runner="false", startup_timeout_minutes=5, temp_mounted=False)
+
+    main = job.run("main", state={})
+    assert main.returncode == 0, main.describe()
+    outputs = main.outputs()
+    # A later `run:` step on the host expands $RUNNER_TEMP to the host's temp directory.
+    host = {"RUNNER_TEMP": str(job.host_temp)}
+    key = Path(outputs["ssh-key-path"].replace("$RUNNER_TEMP", host["RUNNER_TEMP"]))
+    assert key.is_file(), f"ssh-key-path {outputs['ssh-key-path']} names no file on the host"
+    assert key.stat().st_mode & 0o777 == 0o600
+    login = subprocess.run(
+        [
+            "sh",
+            "-c",
+            outputs["ssh-command"].replace("ssh ", "ssh -o BatchMode=yes ", 1)
+            + " 'echo $RUNPOD_POD_ID'",
+        ],
+        env=dict(os.environ) | host,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert login.returncode == 0, login.stderr
+    assert login.stdout.strip() == outputs["pod-id"]
 
     post = job.run("post", entrypoint="runpod-ssh-action-post", state=main.saved_state())
     assert post.returncode == 0, post.describe()
     stand_in.wait_for(lambda: not stand_in.live_pods(), timeout=30)
-    assert stand_in.live_pods() == [], f"{main.describe()}\n{post.describe()}"
-    assert stand_in.github.runners() == [], f"{main.describe()}\n{post.describe()}"
+    assert stand_in.live_pods() == []
+    assert not key.exists(), "the post step left the private key behind"
     job.assert_no_secret_printed()
 
 

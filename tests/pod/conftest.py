@@ -72,7 +72,22 @@ def pod_user(world_readable_dir: Path) -> Iterator[PodUser]:
     # A locked password ("!") makes sshd without PAM refuse even key logins.
     subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True)
     yield PodUser(name, home)
-    uid = pwd.getpwnam(name).pw_uid
+    _remove_user(name)
+
+
+@pytest.fixture
+def runner_user_name(root_with_sshd: None) -> Iterator[str]:
+    """A name for the bootstrap's runner user, removed again with its processes."""
+    name = f"rpsaci{secrets.token_hex(4)}"
+    yield name
+    _remove_user(name)
+
+
+def _remove_user(name: str) -> None:
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return
     for pid in process_cmdlines():
         with contextlib.suppress(OSError):
             if os.stat(f"/proc/{pid}").st_uid == uid:

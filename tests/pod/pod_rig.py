@@ -17,12 +17,14 @@ import hashlib
 import io
 import json
 import os
+import pwd
 import re
 import secrets
 import signal
 import socket
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +49,10 @@ def wait_until(predicate: Callable[[], object], what: str, timeout: float = WAIT
         if time.monotonic() > ends:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(POLL)
+
+
+class PortTakenError(Exception):
+    """sshd could not bind its port: another process took it first."""
 
 
 def free_port() -> int:
@@ -166,6 +172,75 @@ def handler(services: FakeServices) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+# --- a job that turns on its pod -----------------------------------------------------
+
+# Reads every process's environment and command line and every file under the given
+# places, looking for the pod key (given on stdin, so it is on no command line), then
+# tries to kill the watchdog and its process group.
+_ATTACK = r"""
+import errno, json, os, signal, sys
+key = sys.stdin.buffer.read()
+args = json.loads(sys.argv[1])
+found = []
+def look(path):
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return
+    if key in data:
+        found.append(path)
+for entry in os.listdir("/proc"):
+    if entry.isdigit():
+        look(f"/proc/{entry}/environ")
+        look(f"/proc/{entry}/cmdline")
+for place in args["places"]:
+    look(place)
+    for root, _, names in os.walk(place):
+        for name in names:
+            look(os.path.join(root, name))
+kills = {}
+for how, call in (("kill", os.kill), ("killpg", os.killpg)):
+    try:
+        call(args["watchdog"], signal.SIGKILL)
+        kills[how] = "sent"
+    except OSError as exc:
+        kills[how] = errno.errorcode[exc.errno]
+print(json.dumps({"found": sorted(set(found)), "kills": kills}))
+"""
+
+
+@dataclass
+class Attack:
+    found: list[str]
+    kills: dict[str, str]
+
+
+def attack_as(uid: int, *, key: str, watchdog_pid: int, places: list[Path]) -> Attack:
+    """What a job running as ``uid`` (the runner's user) can do to its pod: where it
+    finds ``key``, and how its signals to the watchdog fare."""
+    user = pwd.getpwuid(uid)
+    done = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={user.pw_gid}",
+            "--init-groups",
+            "/usr/bin/python3",
+            "-c",
+            _ATTACK,
+            json.dumps({"watchdog": watchdog_pid, "places": [str(p) for p in places]}),
+        ],
+        input=key.encode(),
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin"},
+        cwd="/",
+        check=True,
+        timeout=WAIT,
+    )
+    return Attack(**json.loads(done.stdout))
+
+
 # --- a fake runner release -----------------------------------------------------------
 
 _RUN_SH = r"""#!/usr/bin/env bash
@@ -184,6 +259,19 @@ sha() { printf '%s' "$1" | sha256sum | cut -c1-64; }
 mv run.report.tmp run.report
 curl -fsS "@HOOK@/hook/runner-started" >/dev/null
 mkdir -p _diag
+# The real runner's words (actions/runner Program.cs, Runner.cs, run-helper.sh.template).
+if [ "$(cat behaviour)" = crash ]; then
+  echo "An error occurred: Not configured. Run config.(sh/cmd) to configure the runner."
+  echo "Runner listener exit with terminated error, stop the service, no retry needed."
+  exit 0
+fi
+echo "Current runner version: '2.300.0'"
+echo "$(date -u '+%Y-%m-%d %H:%M:%SZ'): Listening for Jobs"
+if [ "$(cat behaviour)" = deprecated ]; then
+  echo "An error occured: Runner version v2.300.0 is deprecated and cannot receive messages."
+  echo "Runner listener exit with terminated error, stop the service, no retry needed."
+  exit 0
+fi
 if [ "$(cat behaviour)" = job ]; then
   : >_diag/Worker_20260101-000000-utc.log
 fi
@@ -200,6 +288,7 @@ printf '%s\n' "$@" >config.args
   echo "token_sha=$(sha "${ACTIONS_RUNNER_INPUT_TOKEN:-}")"
   echo "pod_key_set=${RUNPOD_API_KEY+yes}"
   echo "runasroot=${RUNNER_ALLOW_RUNASROOT:-}"
+  echo "uid=$(id -u)"
 } >config.report
 curl -fsS "@HOOK@/hook/config-called" >/dev/null
 if [ "$(cat behaviour)" = refuse ]; then
@@ -210,8 +299,10 @@ fi
 
 
 def runner_tarball(hook_url: str, behaviour: str) -> bytes:
-    """``behaviour``: ``idle`` (never takes a job), ``job`` (a job starts at once) or
-    ``refuse`` (config.sh fails); run.sh exits once a ``finish`` file appears."""
+    """``behaviour``: ``idle`` (never takes a job), ``job`` (a job starts at once),
+    ``refuse`` (config.sh fails), ``crash`` (run.sh stops before it listens) or
+    ``deprecated`` (run.sh listens, then GitHub refuses its version); run.sh exits once
+    a ``finish`` file appears."""
     members = {
         "run.sh": (_RUN_SH.replace("@HOOK@", hook_url).encode(), 0o755),
         "config.sh": (_CONFIG_SH.replace("@HOOK@", hook_url).encode(), 0o755),
@@ -276,8 +367,17 @@ class SshdFactory:
     def start(
         self, env: dict[str, str], *, port: int | None = None, host_key: Path | None = None
     ) -> Sshd:
-        port = port or free_port()
         host_key = host_key or self.new_host_key()
+        # A free port can be taken by another test worker before sshd binds it: then
+        # sshd exits saying so, and another port is tried (a port asked for is kept).
+        for _ in range(1 if port else 5):
+            try:
+                return self._start(env, port or free_port(), host_key)
+            except PortTakenError:
+                continue
+        raise AssertionError("sshd found no free port in five tries")
+
+    def _start(self, env: dict[str, str], port: int, host_key: Path) -> Sshd:
         tag = f"{port}-{secrets.token_hex(3)}"
         config = self.workdir / f"sshd_{tag}.conf"
         set_env = " ".join(f'"{k}={v}"' for k, v in env.items())
@@ -310,10 +410,14 @@ class SshdFactory:
         self.started.append(server)
 
         def listening() -> bool:
+            # sshd -e says so once it has bound the port: a connect could reach another
+            # worker's server on the same port.
+            said = log.read_text(errors="replace")
             if process.poll() is not None:
-                raise AssertionError(f"sshd exited: {log.read_text()}")
-            with socket.socket() as probe:
-                return probe.connect_ex(("127.0.0.1", port)) == 0
+                if "Address already in use" in said:
+                    raise PortTakenError(said)
+                raise AssertionError(f"sshd exited: {said}")
+            return f"Server listening on 127.0.0.1 port {port}" in said
 
         wait_until(listening, "sshd to listen")
         return server
@@ -339,6 +443,7 @@ class Pod:
     home: Path
     target: ssh.SshTarget
     server: Sshd
+    rp_environment: Path | None = None
 
     def work_dir(self, name: str) -> Path:
         return self.home / "runpod-ssh-action" / name
@@ -358,6 +463,7 @@ class PodFactory:
         self.tmp_path = tmp_path
         self.key_path = key_path
         self.homes: list[Path] = []
+        self.first_processes: list[subprocess.Popen[bytes]] = []
 
     def start(
         self,
@@ -365,9 +471,15 @@ class PodFactory:
         user: PodUser | None = None,
         env_key: bool = True,
         extra_env: dict[str, str] | None = None,
+        like_runpod: bool = False,
     ) -> Pod:
+        """``like_runpod`` also puts the pod key where RunPod's own processes leave it
+        (see ``_leave_key_like_runpod``)."""
         pod_id = f"pod{secrets.token_hex(4)}"
         pod_key = f"rpa_POD{secrets.token_hex(12)}"
+        rp_environment = self._leave_key_like_runpod(pod_id, pod_key) if like_runpod else None
+        if rp_environment is not None:
+            extra_env = {**(extra_env or {}), "RPSA_RP_ENVIRONMENT_FILE": str(rp_environment)}
         env = {"RUNPOD_POD_ID": pod_id} if env_key else {}
         if env_key:
             env["RUNPOD_API_KEY"] = pod_key
@@ -389,11 +501,31 @@ class PodFactory:
             user.name if user else "root",
         )
         ssh.wait_for_login(target, clock=SystemClock(), deadline=time.monotonic() + WAIT)
-        return Pod(pod_id, pod_key, home, target, server)
+        return Pod(pod_id, pod_key, home, target, server, rp_environment)
+
+    def _leave_key_like_runpod(self, pod_id: str, pod_key: str) -> Path:
+        """A root process holding the key in its environment, as the container's first
+        process and what RunPod's start script starts do, and /etc/rp_environment as
+        that script writes it, with the default umask (runpod/containers
+        container-template/start.sh, export_env_vars). Returns the file."""
+        first = subprocess.Popen(
+            ["sleep", "infinity"],
+            env={"RUNPOD_POD_ID": pod_id, "RUNPOD_API_KEY": pod_key},
+            start_new_session=True,
+        )
+        self.first_processes.append(first)
+        path = Path(tempfile.mkdtemp(dir=self.factory.keys_dir.parent)) / "rp_environment"
+        path.parent.chmod(0o755)
+        path.write_text(f'export RUNPOD_POD_ID="{pod_id}"\nexport RUNPOD_API_KEY="{pod_key}"\n')
+        path.chmod(0o644)
+        return path
 
     def cleanup(self) -> None:
         for home in self.homes:
             kill_detached(home)
+        for first in self.first_processes:
+            first.kill()
+            first.wait()
 
 
 def runner_config(
@@ -405,6 +537,7 @@ def runner_config(
     idle_timeout: int = 3600,
     lifetime: int = 3600,
     secret: str = "",
+    runner_user: str = "",
 ) -> BootstrapConfig:
     """A runner-mode config whose tarball is served by ``services``; the JIT config or
     registration token is ``secret`` (watched for on command lines)."""
@@ -427,6 +560,7 @@ def runner_config(
         registration_token=secret if registration == "token" else "",
         github_url="https://github.com/octo/repo",
         runner_group="gpu-pool" if registration == "token" else "",
+        runner_user=runner_user,
         watchdog_interval_seconds=1,
     )
 

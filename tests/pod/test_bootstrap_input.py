@@ -65,6 +65,8 @@ def test_input_is_the_script_then_the_config_block() -> None:
     assert values["RUNNER_SHA256"] == "a" * 64
     assert values["DEADLINE"] == "1800000000"
     assert values["INTERVAL"] == str(bootstrap.DEFAULT_WATCHDOG_INTERVAL)
+    assert values["RUNNER_USER"] == ""
+    assert _config_block(render_input(_config(runner_user="ci")))["RUNNER_USER"] == "ci"
     assert JIT.encode() not in data
 
 
@@ -87,6 +89,8 @@ def test_ssh_mode_ignores_runner_fields() -> None:
         {"registration": "token", "registration_token": "t", "github_url": ""},
         {"watchdog_interval_seconds": 0},
         {"idle_timeout_seconds": 0},
+        {"runner_user": "root"},
+        {"runner_user": "ci;id"},
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_sent(changes: dict[str, object]) -> None:

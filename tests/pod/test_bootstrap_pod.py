@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import pwd
+import subprocess
 import time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from pod_rig import (
     FakeServices,
     PodFactory,
     PodUser,
+    attack_as,
     leaks_in_cmdlines,
     read_report,
     runner_config,
@@ -26,6 +29,7 @@ from runpod_ssh_action.bootstrap import (
     BootstrapError,
     BootstrapResult,
     bootstrap_at_login,
+    runner_status,
 )
 from runpod_ssh_action.clock import SystemClock
 
@@ -110,6 +114,7 @@ def test_token_path_passes_the_token_in_the_environment_not_as_token(
         "--unattended",
         "--ephemeral",
         "--disableupdate",
+        "--no-default-labels",
         "--url",
         "https://github.com/octo/repo",
         "--name",
@@ -331,3 +336,160 @@ def test_a_second_bootstrap_keeps_the_watchdog_and_refuses_a_second_runner(
 
     assert caught.value.reason == "already-running"
     assert (Path(first.work_dir) / "watchdog.pid").read_text().strip() == str(first.watchdog_pid)
+
+
+def test_a_runner_that_stops_before_listening_fails_the_bootstrap_with_its_reason(
+    pods: PodFactory, services: FakeServices
+) -> None:
+    pod = pods.start()
+    config = runner_config(services, pod, behaviour="crash", secret=JIT)
+    with pytest.raises(BootstrapError) as info:
+        _bootstrap(pod.target, config)
+    assert info.value.reason == "runner-exited"
+    assert '"An error occurred' not in info.value.why
+    assert '"Not configured. Run config.(sh/cmd) to configure the runner"' in info.value.why
+    assert "runner-version" in info.value.fix
+
+
+def test_the_status_look_quotes_a_runner_github_refused_after_it_listened(
+    pods: PodFactory, services: FakeServices
+) -> None:
+    pod = pods.start()
+    idle = runner_config(services, pod, behaviour="idle", secret=JIT)
+    _bootstrap(pod.target, idle)
+    assert runner_status(pod.target, pod.pod_id, idle.runner_name, timeout=WAIT) is None
+
+    other = pods.start()
+    config = runner_config(services, other, behaviour="deprecated", secret=JIT)
+    try:
+        _bootstrap(other.target, config)
+    except BootstrapError as refused:  # the bootstrap may already see it exit
+        error: BootstrapError | None = refused
+    else:
+        wait_until(
+            lambda: runner_status(other.target, other.pod_id, config.runner_name, timeout=WAIT),
+            "the runner's exit",
+        )
+        error = runner_status(other.target, other.pod_id, config.runner_name, timeout=WAIT)
+    assert error is not None and error.reason == "runner-exited"
+    assert "v2.300.0 is deprecated and cannot receive messages" in error.why
+    assert error.fix.startswith("Set runner-version to latest")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(") ", 1)[1][0] not in "ZX"
+
+
+@pytest.mark.parametrize("registration", ["jit", "token"])
+def test_a_runner_user_can_neither_read_the_pod_key_nor_stop_the_watchdog(
+    pods: PodFactory, services: FakeServices, runner_user_name: str, registration: str
+) -> None:
+    pod = pods.start(like_runpod=True)
+    assert pod.rp_environment is not None
+    config = runner_config(
+        services,
+        pod,
+        behaviour="job",
+        registration=registration,
+        secret=JIT if registration == "jit" else TOKEN,
+        runner_user=runner_user_name,
+    )
+
+    result = _bootstrap(pod.target, config)
+
+    user = pwd.getpwnam(runner_user_name)
+    runner_dir = Path(user.pw_dir) / "runpod-ssh-action" / config.runner_name / "runner"
+    wait_until(lambda: "runner-started" in services.hook_events(), "the runner to start")
+    assert read_report(runner_dir / "run.report") == {
+        **read_report(runner_dir / "run.report"),
+        "uid": str(user.pw_uid),
+        "runasroot": "",
+        "pod_key_set": "",
+    }
+    if registration == "token":
+        assert read_report(runner_dir / "config.report")["uid"] == str(user.pw_uid)
+    assert result.runner_pid is not None
+    status = Path(f"/proc/{result.runner_pid}/status").read_text()
+    assert f"Uid:\t{user.pw_uid}\t" in status and "NoNewPrivs:\t1" in status
+    assert os.stat(f"/proc/{result.watchdog_pid}").st_uid == 0
+    runner_env = Path(f"/proc/{result.runner_pid}/environ").read_bytes().split(b"\0")
+    assert f"HOME={user.pw_dir}".encode() in runner_env
+    assert not [v for v in runner_env if v.startswith(b"RUNPOD_") or pod.pod_key.encode() in v]
+    assert pod.rp_environment.stat().st_mode & 0o777 == 0o600
+
+    seen = attack_as(
+        user.pw_uid,
+        key=pod.pod_key,
+        watchdog_pid=result.watchdog_pid,
+        places=[pod.rp_environment, Path(result.work_dir), Path(user.pw_dir)],
+    )
+
+    assert seen.found == []
+    assert seen.kills == {"kill": "EPERM", "killpg": "EPERM"}
+    assert _alive(result.watchdog_pid)
+    wait_until(lambda: "a job started" in _watchdog_log(Path(result.work_dir)), "the job")
+    (runner_dir / "finish").touch()
+    _terminations(services)
+    assert services.terminated()[0].authorization == f"Bearer {pod.pod_key}"
+
+
+def test_a_runner_as_root_can_read_the_pod_key_and_kill_the_watchdog(
+    pods: PodFactory, services: FakeServices
+) -> None:
+    """Why runner-user exists: left empty, the runner runs as the login user (root on
+    RunPod), and so does its job, which finds the pod key wherever RunPod left it and
+    can stop the watchdog. Only the key in the runner's own environment is avoided."""
+    pod = pods.start(like_runpod=True)
+    config = runner_config(services, pod, secret=JIT)
+    result = _bootstrap(pod.target, config)
+    assert result.runner_pid is not None
+    assert os.stat(f"/proc/{result.runner_pid}").st_uid == 0
+    runner_env = Path(f"/proc/{result.runner_pid}/environ").read_bytes()
+    assert pod.pod_key.encode() not in runner_env
+
+    seen = attack_as(
+        0,
+        key=pod.pod_key,
+        watchdog_pid=result.watchdog_pid,
+        places=[pod.rp_environment or Path("/nonexistent")],
+    )
+
+    first = pods.first_processes[-1].pid
+    assert {str(pod.rp_environment), f"/proc/{first}/environ"} <= set(seen.found)
+    assert seen.kills["kill"] == "sent"
+    wait_until(lambda: not _alive(result.watchdog_pid), "the watchdog to die")
+
+
+def test_a_runner_user_needs_a_root_login(
+    pods: PodFactory, services: FakeServices, pod_user: PodUser, runner_user_name: str
+) -> None:
+    pod = pods.start(user=pod_user)
+    config = runner_config(services, pod, secret=JIT, runner_user=runner_user_name)
+
+    with pytest.raises(BootstrapError) as caught:
+        _bootstrap(pod.target, config)
+
+    assert caught.value.reason == "runner-user-needs-root"
+    assert caught.value.fix == "Set ssh-user to root, or leave runner-user empty"
+    with pytest.raises(KeyError):
+        pwd.getpwnam(runner_user_name)
+    assert "runner-started" not in services.hook_events()
+
+
+def test_a_runner_user_with_admin_rights_is_refused(
+    pods: PodFactory, services: FakeServices, runner_user_name: str
+) -> None:
+    subprocess.run(["useradd", "-m", "-G", "sudo", runner_user_name], check=True)
+    pod = pods.start()
+    config = runner_config(services, pod, secret=JIT, runner_user=runner_user_name)
+
+    with pytest.raises(BootstrapError) as caught:
+        _bootstrap(pod.target, config)
+
+    assert caught.value.reason == "runner-user-privileged"
+    assert "group sudo" in str(caught.value)
+    assert "runner-started" not in services.hook_events()

@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -69,6 +70,19 @@ def test_the_workflows_and_examples_exist() -> None:
 def test_hadolint_passes_the_dockerfile() -> None:
     result = _run(_hadolint(), REPO / "Dockerfile")
     assert result.returncode == 0, _report(result)
+
+
+def test_the_base_image_is_pinned_by_digest_and_kept_current_by_dependabot() -> None:
+    # A tag moves; only a digest makes a pinned commit of the action build the same image.
+    # Stages (FROM build, FROM ${BASE_IMAGE}) are names, not images.
+    dockerfile = (REPO / "Dockerfile").read_text()
+    images = re.findall(r"^FROM\s+(?:--platform=\S+\s+)?([^\s$]+:\S+)", dockerfile, re.M)
+    assert images, "the Dockerfile names no base image"
+    assert all(re.fullmatch(r"[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}", i) for i in images), images
+    updates = yaml.safe_load((REPO / ".github" / "dependabot.yml").read_text())["updates"]
+    assert {"package-ecosystem": "docker", "directory": "/"}.items() <= next(
+        u for u in updates if u["package-ecosystem"] == "docker"
+    ).items()
 
 
 def test_hadolint_fails_a_bad_dockerfile(tmp_path: Path) -> None:
@@ -134,7 +148,8 @@ def test_actions_are_pinned_by_commit_sha(path: Path) -> None:
         if line.strip().startswith(("uses:", "- uses:"))
     ]
     assert uses, f"{path.name} uses no action"
-    loose = [ref for ref in uses if ref != OWN_ACTION and not PINNED.match(ref)]
+    # `./` is this checkout's own action: the commit under test, pinned by definition.
+    loose = [ref for ref in uses if ref not in (OWN_ACTION, "./") and not PINNED.match(ref)]
     assert not loose, f"{path.name}: pin these by full commit SHA with a # vX comment: {loose}"
 
 

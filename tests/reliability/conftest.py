@@ -1,5 +1,6 @@
-"""Shared fixtures of the reliability suite, and the table it prints at the end:
-what was tried, how many times, and how many held."""
+"""Shared fixtures of the reliability suite. Its table of what was tried, how many times
+and how many held is kept and printed by the top-level conftest, which adds up the
+shares of pytest-xdist's workers."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ import pytest
 
 from runpod_ssh_action.sim import SimConfig, StandIn
 
-from .support import NIGHTLY, Tally
-
-TALLY = pytest.StashKey[Tally]()
+from ..conftest import tally_of
+from .support import Tally
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -24,23 +24,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.stash[TALLY] = Tally()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    tally = terminalreporter.config.stash[TALLY]
-    if not tally.rows:
-        return
-    mode = "nightly cross product" if NIGHTLY else "CI subset (RPSA_NIGHTLY=1 runs all)"
-    terminalreporter.section(f"reliability: what held ({mode})")
-    for line in tally.lines():
-        terminalreporter.write_line(line)
-
-
 @pytest.fixture
 def tally(request: pytest.FixtureRequest) -> Tally:
-    return request.config.stash[TALLY]
+    return tally_of(request.config)
 
 
 def require_openssh() -> None:

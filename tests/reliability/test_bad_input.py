@@ -159,9 +159,9 @@ BAD: tuple[Bad, ...] = (
     ),
     Bad(
         "bad format or hostile text",
-        "runner-version latest",
+        "runner-version v-prefixed",
         "runner-version",
-        {"runner_version": "latest"},
+        {"runner_version": "v2.330.0"},
     ),
     Bad(
         "bad format or hostile text",
@@ -254,9 +254,9 @@ BAD: tuple[Bad, ...] = (
     ),
     Bad(
         "conflicting inputs",
-        "another runner version without its digest",
-        "runner-sha256",
-        {"runner_version": "2.300.0", "runner_sha256": None, "runner_download_url": None},
+        "runners for a public repository without allow-public-repository",
+        "allow-public-repository",
+        {"repository_visibility": "public"},
     ),
     Bad(
         "conflicting inputs",
@@ -268,8 +268,8 @@ BAD: tuple[Bad, ...] = (
     Bad(
         "bad environment",
         "plain HTTP RunPod API",
-        "RUNPOD_API_URL",
-        env={"RUNPOD_API_URL": "http://api.runpod.io/graphql"},
+        "RUNPOD_GRAPHQL_URL",
+        env={"RUNPOD_GRAPHQL_URL": "http://api.runpod.io/graphql"},
     ),
     Bad(
         "bad environment",
@@ -311,6 +311,12 @@ BAD: tuple[Bad, ...] = (
     ),
     Bad(
         "refused by the API", "an App id GitHub does not know", "github-app", {"github_app_id": "1"}
+    ),
+    Bad(
+        "refused by the API",
+        "a runner version with no release",
+        "runner-version",
+        {"runner_version": "2.1.0"},
     ),
 )
 

@@ -32,7 +32,8 @@ WRONG_PIN = "A" * 43 + "="
 
 
 class TlsServer:
-    """A one-answer HTTPS server on loopback that counts the connections it accepts."""
+    """A one-answer HTTPS server on loopback that counts the connections it accepts;
+    it reads each request whole, and answers it with ``Connection: close``."""
 
     def __init__(self, context: ssl.SSLContext):
         self.context = context
@@ -73,12 +74,35 @@ class TlsServer:
         conn.settimeout(5)
         with contextlib.suppress(OSError), self.context.wrap_socket(conn, server_side=True) as tls:
             self.handshakes += 1
-            tls.recv(65536)
+            _read_request(tls)
             tls.sendall(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 + f"Content-Length: {len(ANSWER)}\r\nConnection: close\r\n\r\n".encode()
                 + ANSWER
             )
+
+
+def _read_request(tls: ssl.SSLSocket) -> None:
+    """Read one whole request before answering. urllib3 writes a request's head and
+    body with separate sends (``HTTPConnection.request``), so they travel as two TLS
+    records, and one ``recv`` returns at most one. A server that answers after the head
+    closes with the body unread, the kernel answers that close with a reset, and the
+    reset can wipe out the answer before the client has read it (RFC 9112 section 9.6):
+    the client sees a broken connection, on every retry when the machine is loaded."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = tls.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    fields = (line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+    length = next((int(v) for k, v in fields if k.strip().lower() == b"content-length"), 0)
+    while len(body) < length:
+        chunk = tls.recv(65536)
+        if not chunk:
+            return
+        body += chunk
 
 
 def _server_context(cert: trustme.LeafCert, *, tls11_only: bool = False) -> ssl.SSLContext:

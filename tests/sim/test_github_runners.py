@@ -109,14 +109,9 @@ def test_jit_config_registers_an_offline_runner(sim: GitHubSim) -> None:
     runner, config = jit(sim, labels=["gpu-abc", "h100"])
     assert runner["name"] == "pod-1"
     assert (runner["os"], runner["status"], runner["busy"]) == ("linux", "offline", False)
+    # Exactly the labels asked for: no self-hosted, linux or x64 on a JIT runner.
     labels = [(label["name"], label["type"]) for label in runner["labels"]]
-    assert labels == [
-        ("self-hosted", "read-only"),
-        ("linux", "read-only"),
-        ("x64", "read-only"),
-        ("gpu-abc", "custom"),
-        ("h100", "custom"),
-    ]
+    assert labels == [("gpu-abc", "custom"), ("h100", "custom")]
     assert all(isinstance(label["id"], int) for label in runner["labels"])
     assert config["runner_id"] == runner["id"]
     assert config["base_url"] == BASE
@@ -292,7 +287,10 @@ def test_jobs_go_only_to_online_idle_runners_with_the_label(sim: GitHubSim) -> N
     assert sim.job(job_id)["status"] == "queued"
     runner_call(sim, second, "connect")
     assert runner_call(sim, second, "job", "GET", wait="0")[1]["job_id"] == job_id
-    other = sim.dispatch_job("self-hosted", "true")
+    # A job asking only for self-hosted matches no JIT runner.
+    sim.dispatch_job("self-hosted", "true")
+    assert runner_call(sim, first, "job", "GET", wait="0")[0].status == 204
+    other = sim.dispatch_job("pool-a", "true")
     assert runner_call(sim, first, "job", "GET", wait="0")[1]["job_id"] == other
 
 
@@ -461,6 +459,50 @@ def test_registration_refusals(sim: GitHubSim, clock: Clock) -> None:
 def test_no_default_labels(sim: GitHubSim) -> None:
     data = register(sim, registration_token(sim), no_default_labels=True)[1]
     assert [label["name"] for label in data["runner"]["labels"]] == ["gpu-abc"]
+
+
+def test_default_labels_unless_told_not_to(sim: GitHubSim) -> None:
+    data = register(sim, registration_token(sim))[1]
+    names = [label["name"] for label in data["runner"]["labels"]]
+    assert names == ["self-hosted", "linux", "x64", "gpu-abc"]
+    config = {"runner_id": data["runner_id"], "secret": data["secret"]}
+    runner_call(sim, config, "connect")
+    job_id = sim.dispatch_job("self-hosted", "true")
+    assert runner_call(sim, config, "job", "GET", wait="0")[1]["job_id"] == job_id
+
+
+ORG_GROUP = f"/orgs/{OWNER}/actions/runner-groups"
+
+
+def test_runner_groups_of_the_organization(sim: GitHubSim) -> None:
+    sim.add_runner_group(2, "gpu")
+    reply, group = call(sim, "GET", f"{ORG_GROUP}/2")
+    assert reply.status == 200
+    assert (group["id"], group["name"], group["default"]) == (2, "gpu", False)
+    assert call(sim, "GET", f"{ORG_GROUP}/1")[1]["name"] == "Default"
+    assert call(sim, "GET", f"{ORG_GROUP}/3")[0].status == 404
+    # Repositories have no runner groups of their own.
+    assert call(sim, "GET", f"/repos/{OWNER}/{REPO}/actions/runner-groups/2")[0].status == 404
+
+
+def test_jit_runner_in_an_organization_group(sim: GitHubSim) -> None:
+    sim.add_runner_group(2, "gpu")
+    body = {"name": "pod-9", "runner_group_id": 2, "labels": ["x"]}
+    reply, data = call(sim, "POST", ORG_RUNNERS + "/generate-jitconfig", body)
+    assert reply.status == 201 and data["runner"]["runner_group_id"] == 2
+    # A repository runner cannot join it.
+    assert call(sim, "POST", REPO_RUNNERS + "/generate-jitconfig", body)[0].status == 404
+
+
+def test_config_sh_joins_a_group_by_name_ignoring_case(sim: GitHubSim) -> None:
+    sim.add_runner_group(2, "gpu")
+    token = str(call(sim, "POST", f"{ORG_RUNNERS}/registration-token")[1]["token"])
+    reply, data = register(sim, token, runner_group="GPU")
+    assert reply.status == 201 and data["runner"]["runner_group_id"] == 2
+    # A repository registration token sees only the default group.
+    reply, data = register(sim, registration_token(sim), name="other", runner_group="gpu")
+    assert reply.status == 404
+    assert data["message"] == 'Could not find any self-hosted runner group named "gpu".'
 
 
 def test_non_ephemeral_runner_stays_after_its_job(sim: GitHubSim) -> None:

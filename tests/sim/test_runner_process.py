@@ -275,6 +275,31 @@ def test_config_sh_registers_an_ephemeral_runner(
     assert not (stand_in.runner_dir / ".credentials").exists()
 
 
+def test_config_sh_no_default_labels(
+    tmp_path: Path, http_stand_in: StandIn, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Like the real config.sh: the runner gets self-hosted, Linux and X64 unless told
+    --no-default-labels, which it refuses without --labels."""
+    stand_in = http_stand_in
+    argv = ["./config.sh", "--unattended", "--url", "https://github.com/o/r", "--name"]
+    env = {"RUNNER_ALLOW_RUNASROOT": "1"}
+
+    def configure(name: str, *extra: str) -> int:
+        token = stand_in.rest("POST", f"{REPO_RUNNERS}/registration-token")["token"]
+        (stand_in.runner_dir / ".runner").unlink(missing_ok=True)
+        out = tmp_path / f"{name}.out"
+        args = [*argv, name, *extra]
+        code = start(stand_in, processes, args, out, ACTIONS_RUNNER_INPUT_TOKEN=token, **env)
+        return code.wait(timeout=WAIT)
+
+    assert configure("plain", "--labels", "gpu-1") == 0
+    assert configure("bare", "--labels", "gpu-2", "--no-default-labels") == 0
+    assert configure("nothing", "--no-default-labels") == 1
+    assert "without specifying --labels" in (tmp_path / "nothing.out").read_text()
+    labels = {r["name"]: [x["name"] for x in r["labels"]] for r in stand_in.sim.runners()}
+    assert labels == {"plain": ["self-hosted", "linux", "x64", "gpu-1"], "bare": ["gpu-2"]}
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the refusal is for root only")
 def test_config_sh_refuses_root_unless_allowed(
     tmp_path: Path, http_stand_in: StandIn, processes: list[subprocess.Popen[bytes]]
@@ -330,7 +355,8 @@ def test_runner_exits_when_its_registration_is_deleted(
 ) -> None:
     runner, process = _start_jit_runner(tmp_path, http_stand_in, processes)
     http_stand_in.rest("DELETE", f"{REPO_RUNNERS}/{runner['id']}")
-    assert process.wait(timeout=WAIT) == 1
+    # run.sh ends a terminated listener with status 0 (run-helper.sh.template).
+    assert process.wait(timeout=WAIT) == 0
     assert "registration has been deleted" in (tmp_path / "run.out").read_text()
 
 
@@ -380,7 +406,7 @@ def test_run_sh_refuses_without_a_usable_configuration(
     message: str,
 ) -> None:
     out = tmp_path / "run.out"
-    assert start(http_stand_in, processes, argv, out, **env).wait(timeout=WAIT) == 1
+    assert start(http_stand_in, processes, argv, out, **env).wait(timeout=WAIT) == 0
     printed = out.read_text()
     assert message in printed
     assert "bm90LWpzb24=" not in printed
@@ -408,3 +434,29 @@ def test_runner_waits_out_a_session_it_lost_track_of(
     assert wait_for(lambda: "Listening for Jobs" in out.read_text())
     assert process.poll() is None
     assert (tmp_path / "run.out").read_text().count("√ Connected to GitHub") == 1
+
+
+def test_an_expired_runner_version_is_refused_after_listening(
+    tmp_path: Path, http_stand_in: StandIn, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """As actions/runner #3266 shows: session, "Listening for Jobs", then the refusal at
+    the first message poll, and run.sh still exits 0."""
+    http_stand_in.sim.set_min_runner_version("3.0.0")
+    data = http_stand_in.rest(
+        "POST",
+        f"{REPO_RUNNERS}/generate-jitconfig",
+        {"name": "old-1", "runner_group_id": 1, "labels": ["x"]},
+    )
+    out = tmp_path / "run.out"
+    process = start(
+        http_stand_in, processes, ["./run.sh"], out, **{JIT_ENV: data["encoded_jit_config"]}
+    )
+    assert process.wait(timeout=WAIT) == 0
+    lines = out.read_text().splitlines()
+    listening = next(i for i, line in enumerate(lines) if line.endswith("Listening for Jobs"))
+    assert lines[listening + 1 :] == [
+        "An error occurred: Runner version v2.999.0 is deprecated and cannot receive messages.",
+        "Runner listener exit with terminated error, stop the service, no retry needed.",
+        "Exiting runner...",
+    ]
+    assert [r["status"] for r in http_stand_in.sim.runners()] == ["offline"]

@@ -297,3 +297,89 @@ def test_pods_without_port_22_exposed_publish_no_ssh_port(make_sim: Callable[...
     pod_id = gql.create(ports="8888/http")["id"]
     assert sim.wait_for(lambda: sim.pod(pod_id).ready_at is not None, timeout=20)
     assert gql.pod(pod_id)["runtime"]["ports"] == []
+
+
+# --- switches: how the real API has changed, or answers -------------------------------
+
+SPOT_LISTING = (
+    "{ gpuTypes { id secureSpotPrice communitySpotPrice "
+    "lowestPrice(input: {gpuCount: 1}) { minimumBidPrice } } }"
+)
+
+
+def test_spot_removed_from_the_schema_is_refused_like_apollo(gql: GraphQL, sim: StandIn) -> None:
+    sim.remove_spot_from_schema()
+    listing = gql.post(SPOT_LISTING)
+    assert listing.status_code == 400
+    errors = listing.json()["errors"]
+    assert {e["extensions"]["code"] for e in errors} == {"GRAPHQL_VALIDATION_FAILED"}
+    messages = [e["message"] for e in errors]
+    # graphql-js's wording and quotes, as RunPod's server sends them.
+    assert 'Cannot query field "secureSpotPrice" on type "GpuType".' in messages[0]
+    assert 'Cannot query field "minimumBidPrice" on type "LowestPrice".' in messages
+    create = gql.call("podRentInterruptable", {"gpuTypeId": GPU, "bidPerGpu": 0.3, "gpuCount": 1})
+    assert create.status_code == 400
+    messages = [e["message"] for e in create.json()["errors"]]
+    assert 'Cannot query field "podRentInterruptable" on type "Mutation".' in messages
+    assert gql.data("{ gpuTypes { id securePrice } }")["gpuTypes"]
+    assert not sim.all_pods()
+    sim.remove_spot_from_schema(False)
+    assert gql.post(SPOT_LISTING).status_code == 200
+
+
+def test_terminate_after_refused_on_the_spot_input_only(gql: GraphQL, sim: StandIn) -> None:
+    sim.refuse_spot_terminate_after()
+    deadline = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spot = {"gpuTypeId": GPU, "bidPerGpu": 0.3, "gpuCount": 1, "terminateAfter": deadline}
+    refused = gql.call("podRentInterruptable", spot)
+    assert refused.status_code == 400
+    assert (
+        'Field "terminateAfter" is not defined by type "PodRentInterruptableInput"'
+        in (refused.json()["errors"][0]["message"])
+    )
+    assert not sim.all_pods()
+    on_demand = {"gpuTypeId": GPU, "gpuCount": 1, "terminateAfter": deadline}
+    assert gql.call_data("podFindAndDeployOnDemand", on_demand)["id"]
+
+
+@pytest.mark.parametrize("field", ["podRentInterruptable", "podFindAndDeployOnDemand"])
+def test_no_capacity_can_be_a_null_create_or_a_supply_constraint(
+    gql: GraphQL, sim: StandIn, field: str
+) -> None:
+    sim.set_capacity(None, free=0)
+    inputs: dict[str, object] = {"gpuTypeId": GPU, "gpuCount": 1}
+    if field == "podRentInterruptable":
+        inputs["bidPerGpu"] = 0.3
+    sim.set_no_capacity_answer("null")
+    response = gql.call(field, inputs)
+    assert response.status_code == 200 and response.json() == {"data": {field: None}}
+    sim.set_no_capacity_answer("supply_constraint")
+    assert gql.call_error(field, inputs)["extensions"] == {"code": "SUPPLY_CONSTRAINT"}
+    sim.set_no_capacity_answer("message")
+    assert gql.call_error(field, inputs)["message"] in (NO_INSTANCES, NO_SPOT)
+    with pytest.raises(ValueError):
+        sim.set_no_capacity_answer("maybe")
+
+
+def test_the_switches_can_be_set_over_the_admin_endpoint(sim: StandIn, gql: GraphQL) -> None:
+    from runpod_ssh_action.sim.admin import TOKEN_HEADER
+
+    def switch(body: object) -> requests.Response:
+        return requests.post(
+            f"{sim.admin_url}/switches",
+            json=body,
+            headers={TOKEN_HEADER: sim.admin_token},
+            verify=sim.ca_bundle,
+            timeout=30,
+        )
+
+    answer = switch({"spot_in_schema": False, "no_capacity_answer": "null"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "spot_in_schema": False,
+        "spot_terminate_after": True,
+        "no_capacity_answer": "null",
+    }
+    assert gql.post(SPOT_LISTING).status_code == 400
+    assert switch({"spot": False}).status_code == 400
+    assert switch({"no_capacity_answer": "maybe"}).status_code == 400

@@ -84,3 +84,24 @@ def test_the_sdk_reports_a_wrong_key_as_an_authentication_error(
     monkeypatch.setattr(runpod, "api_key", "rpa_NOTAKEY")
     with pytest.raises(runpod.error.AuthenticationError):
         ctl_commands.get_pods()
+
+
+def test_the_sdk_asks_for_a_cpu_pod_with_deploy_cpu_pod(
+    sim: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runpod
+    from runpod.api import ctl_commands
+
+    monkeypatch.setenv("RUNPOD_API_BASE_URL", sim.runpod_base_url)
+    assert sim.ca_bundle is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_bundle)
+    monkeypatch.setattr(runpod, "api_key", sim.runpod_api_key)
+
+    # No GPU type: the SDK sends deployCpuPod (runpod/api/mutations/pods.py). The
+    # stand-in sells GPUs only, so it answers with RunPod's no-capacity words, after
+    # the document passed validation.
+    with pytest.raises(runpod.error.QueryError, match="no longer any instances available"):
+        ctl_commands.create_pod("sdk-cpu", "runpod/base:0.6.2", instance_id="cpu3c-2-4")
+    (record,) = sim.requests(operation="deployCpuPod")
+    assert record.status == 200
+    assert sim.all_pods() == []

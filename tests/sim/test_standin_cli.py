@@ -107,8 +107,8 @@ def test_serve_prints_env_serves_and_ends_pods_on_sigterm(tmp_path: Path, ssh_ke
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
-    assert "export INPUT_RUNPOD_API_KEY=" in stdout
-    assert f"export RUNPOD_API_URL={url}" in stdout
+    assert "export RUNPOD_API_KEY=" in stdout and "GITHUB_ACTIONS" not in stdout
+    assert f"export RUNPOD_GRAPHQL_URL={url}" in stdout
     assert not process_alive(left_running)
     assert _refuses(port)
     assert _refuses(int(url.rsplit(":", 1)[1].split("/", 1)[0]))

@@ -25,11 +25,11 @@ def test_action_env_gives_inputs_as_github_does(sim: StandIn, tmp_path: Path) ->
     assert env["INPUT_RUNPOD-API-KEY"] == sim.runpod_api_key
     assert env["INPUT_GITHUB-APP-ID"] == str(sim.app_id)
     assert env["INPUT_GITHUB-APP-PRIVATE-KEY"] == sim.app_private_key_pem
-    assert env["INPUT_RUNNER-DOWNLOAD-URL"] == sim.runner_download_url
-    assert env["INPUT_RUNNER-SHA256"] == sim.runner_sha256
+    # The runner comes from the stand-in's releases/latest, as the action's default does.
+    assert "INPUT_RUNNER-DOWNLOAD-URL" not in env and "INPUT_RUNNER-SHA256" not in env
     assert env["GITHUB_REPOSITORY"] == sim.repo == "octo-org/gpu-ci"
     assert env["GITHUB_API_URL"] == sim.github_api_url
-    assert env["RUNPOD_API_URL"] == sim.runpod_url
+    assert env["RUNPOD_GRAPHQL_URL"] == sim.runpod_url
     assert env["REQUESTS_CA_BUNDLE"] == sim.ca_bundle
     for name in ("GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY", "GITHUB_ENV"):
         path = Path(env[name])

@@ -92,6 +92,7 @@ class Client:
     script: list[object]
     created: list[tuple[str, PodSpec]] = field(default_factory=list)
     terminated: list[str] = field(default_factory=list)
+    spot_withdrawn: str | None = None
 
     def _next(self, kind: str, spec: PodSpec) -> Pod:
         self.created.append((kind, spec))

@@ -3,6 +3,7 @@ everything with one annotation each, secrets are masked first, signals cancel.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -34,7 +35,9 @@ def environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
             monkeypatch.delenv(name)
     summary = tmp_path / "summary.md"
     summary.touch()
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     env = {
+        "GITHUB_ACTIONS": "true",
         "INPUT_RUNPOD-API-KEY": API_KEY,
         "INPUT_GITHUB-TOKEN": TOKEN,
         "GITHUB_REPOSITORY": "octo-org/gpu-repo",
@@ -208,6 +211,22 @@ def test_advisories_become_warnings(
     )
 
 
+def test_endpoints_moved_by_the_environment_are_one_notice(
+    environ: dict[str, str],
+    lifecycle: FakeLifecycle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", "https://ghe.example.com/api/v3")
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:pw@proxy.example.com:3128")
+    assert cli.main(["start"]) == 0
+    out = capsys.readouterr().out
+    (notice,) = [line for line in out.splitlines() if line.startswith("::notice")]
+    assert "GITHUB_API_URL=https://ghe.example.com/api/v3" in notice
+    assert "HTTPS_PROXY=http://proxy.example.com:3128" in notice
+    assert ":pw@" not in out
+
+
 def test_signals_set_the_cancel_event_and_are_restored(
     environ: dict[str, str], lifecycle: FakeLifecycle
 ) -> None:
@@ -279,6 +298,7 @@ def test_container_entry_points(
 def test_entrypoint_script_reports_bad_inputs(tmp_path: Path) -> None:
     env = {
         "PATH": os.environ.get("PATH", ""),
+        "GITHUB_ACTIONS": "true",
         "INPUT_RUNPOD-API-KEY": "",
         "RUNNER_TEMP": str(tmp_path),
     }
@@ -335,3 +355,132 @@ def test_a_cancel_while_inputs_load_is_handed_to_the_lifecycle(
     monkeypatch.setattr(settings_module, "load_settings", load_and_get_cancelled)
     assert cli.main(["start"]) == 1
     assert lifecycle.calls == []
+
+
+# --- a terminal (GITHUB_ACTIONS unset) --------------------------------------------
+
+
+@pytest.fixture
+def shell(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, environ: dict[str, str]
+) -> dict[str, str]:
+    """A user's terminal: no Actions variables, the RunPod key exported as the README
+    shows, state under a directory of the test's own."""
+    for name in list(os.environ):
+        if name.startswith(("INPUT_", "GITHUB_", "RUNNER_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("RUNPOD_API_KEY", API_KEY)
+    return {"XDG_STATE_HOME": str(tmp_path / "state")}
+
+
+def test_help_hides_the_container_entry_points_and_groups_the_flags(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert "{start,stop,reap,gpus,status,doctor}" in text
+    assert "main" not in text.split("options:")[0] and "post" not in text.split("options:")[0]
+    for title in ("credentials:", "pods:", "runner:", "timeouts:", "stop and reap:"):
+        assert title in text
+    credentials = text.split("credentials:")[1].split("pods:")[0]
+    assert "--runpod-api-key" in credentials and "--github-token" in credentials
+    assert "RUNPOD_API_KEY" in text
+
+
+def test_runpod_api_key_is_read_from_its_usual_variable(
+    shell: dict[str, str], lifecycle: FakeLifecycle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["gpus"]) == 0
+    [(_, settings)] = lifecycle.calls
+    assert settings.runpod_api_key.get_secret_value() == API_KEY
+    assert API_KEY not in capsys.readouterr().out
+
+
+def test_a_flag_or_an_input_wins_over_the_variable(
+    shell: dict[str, str], lifecycle: FakeLifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli.main(["gpus", "--runpod-api-key", "rpa_FLAG0123456789"]) == 0
+    monkeypatch.setenv("INPUT_RUNPOD_API_KEY", "rpa_INPUT0123456789")
+    assert cli.main(["gpus"]) == 0
+    keys = [s.runpod_api_key.get_secret_value() for _, s in lifecycle.calls]
+    assert keys == ["rpa_FLAG0123456789", "rpa_INPUT0123456789"]
+
+
+def test_github_token_comes_from_a_variable_of_its_own_not_github_token(
+    shell: dict[str, str], lifecycle: FakeLifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_WORKFLOWTOKEN0123")
+    monkeypatch.setenv("GH_TOKEN", "gho_GHCLITOKEN0123")
+    assert cli.main(["gpus"]) == 0
+    monkeypatch.setenv("RUNPOD_SSH_ACTION_GITHUB_TOKEN", TOKEN)
+    assert cli.main(["gpus"]) == 0
+    tokens = [s.github_token for _, s in lifecycle.calls]
+    assert tokens[0] is None
+    assert tokens[1] is not None and tokens[1].get_secret_value() == TOKEN
+
+
+def test_a_terminal_never_sees_a_workflow_command_or_a_secret(
+    shell: dict[str, str], lifecycle: FakeLifecycle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def behaviour(workflow: Workflow, cancelled: threading.Event) -> int:
+        workflow.masker.add("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAsecretkey\n")
+        workflow.info("AAAAsecretkey")
+        workflow.set_output("pod-id", "abc123")
+        return 0
+
+    lifecycle.behaviour = behaviour
+    assert cli.main(["start", "--runner", "false"]) == 0
+    out = capsys.readouterr().out
+    assert "::" not in out and API_KEY not in out and "AAAAsecretkey" not in out
+    assert "Outputs:" in out and "abc123" in out
+
+
+def test_a_terminal_start_makes_up_a_run_id_that_stop_finds_again(
+    shell: dict[str, str], lifecycle: FakeLifecycle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["start", "--runner", "false"]) == 0
+    run_id = lifecycle.calls[0][1].github_run_id
+    assert run_id.isdigit()
+    assert f"GITHUB_RUN_ID={run_id}" in capsys.readouterr().out
+    # stop needs no pod id, no GitHub credentials and no repository.
+    assert cli.main(["stop"]) == 0
+    [_, (command, settings)] = lifecycle.calls
+    assert (command, settings.github_run_id, settings.github_repository) == ("stop", run_id, "")
+
+
+def test_stop_by_pod_id_needs_only_the_runpod_key(
+    shell: dict[str, str], lifecycle: FakeLifecycle
+) -> None:
+    assert cli.main(["stop", "--pod-id", "abc123xyz"]) == 0
+    [(_, settings)] = lifecycle.calls
+    assert settings.pod_id == ("abc123xyz",) and not settings.has_github_credentials
+
+
+def test_json_outputs_are_the_only_thing_on_stdout(
+    shell: dict[str, str], lifecycle: FakeLifecycle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def behaviour(workflow: Workflow, cancelled: threading.Event) -> int:
+        workflow.info("Renting 1 pod(s)")
+        workflow.set_output("pod-id", "abc123")
+        return 0
+
+    lifecycle.behaviour = behaviour
+    assert cli.main(["start", "--runner", "false", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"pod-id": "abc123"}
+    assert "Renting 1 pod(s)" in captured.err
+
+
+def test_a_planted_state_file_is_refused_with_one_sentence(
+    shell: dict[str, str], lifecycle: FakeLifecycle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = Path(shell["XDG_STATE_HOME"]) / "runpod-ssh-action"
+    folder.mkdir(parents=True, mode=0o700)
+    planted = folder / "state-local.env"
+    planted.write_text("run-id=1\npods=victim1\n")
+    planted.chmod(0o644)
+    assert cli.main(["stop"]) == 1
+    assert lifecycle.calls == []
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("error: Refused to use ") and "mode 0600" in line

@@ -47,6 +47,7 @@ def step_env(tmp_path: Path, port: int) -> dict[str, str]:
     summary.touch()
     return {
         "PATH": os.environ.get("PATH", ""),
+        "GITHUB_ACTIONS": "true",
         "INPUT_MODE": "start",
         "INPUT_RUNPOD-API-KEY": "rpa_SIGNALTESTKEY0123456789",
         "INPUT_RUNNER": "false",
@@ -56,7 +57,7 @@ def step_env(tmp_path: Path, port: int) -> dict[str, str]:
         "GITHUB_RUN_ATTEMPT": "1",
         "GITHUB_STEP_SUMMARY": str(summary),
         "RUNNER_TEMP": str(tmp_path),
-        "RUNPOD_API_URL": f"http://127.0.0.1:{port}/graphql",
+        "RUNPOD_GRAPHQL_URL": f"http://127.0.0.1:{port}/graphql",
     }
 
 

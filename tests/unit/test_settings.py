@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,6 @@ from pydantic import SecretStr, ValidationError
 
 from runpod_ssh_action.errors import InputError
 from runpod_ssh_action.settings import (
-    DEFAULT_RUNNER_SHA256,
     INPUTS,
     Settings,
     SettingsError,
@@ -83,7 +83,9 @@ def test_defaults_of_every_input() -> None:
     assert s.runner_group_id == 1
     assert s.runner_labels == ()
     assert s.runner_registration == "jit"
-    assert s.runner_version == "2.329.0"
+    assert s.allow_public_repository is False
+    assert s.repository_visibility == ""
+    assert s.runner_version == "latest"
     assert s.gpu_types == ("NVIDIA GeForce RTX 4090",)
     assert (s.gpu_count, s.count) == (1, 1)
     assert s.cloud_type == "ALL"
@@ -96,6 +98,7 @@ def test_defaults_of_every_input() -> None:
     assert s.env == {}
     assert s.ssh_public_key is None
     assert s.ssh_user == "root"
+    assert s.runner_user == ""
     assert (s.startup_timeout_minutes, s.max_lifetime_minutes, s.idle_timeout_minutes) == (
         15,
         360,
@@ -174,6 +177,10 @@ def test_values_are_trimmed() -> None:
     assert s.ssh_user == "ubuntu"
 
 
+def test_a_runner_user_with_the_default_root_login() -> None:
+    assert load({"INPUT_RUNNER-USER": " ci "}).runner_user == "ci"
+
+
 def test_enums_ignore_case() -> None:
     s = load(
         {"INPUT_CLOUD-TYPE": "community", "INPUT_MODE": "START", "INPUT_CAPACITY": "On-Demand"}
@@ -224,7 +231,7 @@ def test_amounts_and_data_center() -> None:
 def test_environment_values() -> None:
     s = load(
         {
-            "RUNPOD_API_URL": "http://127.0.0.1:8080/graphql",
+            "RUNPOD_GRAPHQL_URL": "http://127.0.0.1:8080/graphql",
             "GITHUB_API_URL": "https://ghe.example.com/api/v3/",
             "GITHUB_SERVER_URL": "https://ghe.example.com",
             "GITHUB_RUN_ATTEMPT": "3",
@@ -239,6 +246,23 @@ def test_environment_values() -> None:
     assert s.runpod_api_pins == frozenset({base64.b64encode(b"\x01" * 32).decode()})
 
 
+def test_runpod_api_url_is_the_graphql_url_only_when_it_ends_in_graphql() -> None:
+    # runpodctl: RUNPOD_API_URL is the REST base, RUNPOD_GRAPHQL_URL the GraphQL URL
+    # (internal/configenv/configenv.go).
+    rest = load({"RUNPOD_API_URL": "https://rest.runpod.io/v1"})
+    assert rest.runpod_api_url == "https://api.runpod.io/graphql"
+    assert not any("RUNPOD_API_URL" in n for n in rest.advisories())
+    legacy = load({"RUNPOD_API_URL": "http://127.0.0.1:9/graphql"})
+    assert legacy.runpod_api_url == "http://127.0.0.1:9/graphql"
+    (note,) = [n for n in legacy.advisories() if "RUNPOD_API_URL" in n]
+    assert "RUNPOD_GRAPHQL_URL" in note
+    both = load(
+        {"RUNPOD_API_URL": "http://127.0.0.1:9/graphql", "RUNPOD_GRAPHQL_URL": "http://[::1]:9/g"}
+    )
+    assert both.runpod_api_url == "http://[::1]:9/g"
+    assert not any("RUNPOD_API_URL" in n for n in both.advisories())
+
+
 def test_ca_bundle_from_either_variable(tmp_path: Path) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_text("x")
@@ -246,6 +270,8 @@ def test_ca_bundle_from_either_variable(tmp_path: Path) -> None:
     assert load({"REQUESTS_CA_BUNDLE": str(bundle), "SSL_CERT_FILE": "/nope"}).ca_bundle == str(
         bundle
     )
+    # requests reads CURL_CA_BUNDLE after REQUESTS_CA_BUNDLE; so do the settings.
+    assert load({"CURL_CA_BUNDLE": str(bundle), "SSL_CERT_FILE": "/nope"}).ca_bundle == str(bundle)
     errors = errors_of({"SSL_CERT_FILE": str(tmp_path / "missing.pem")})
     assert errors[0].sentence().startswith("Environment variable 'SSL_CERT_FILE' is invalid:")
 
@@ -369,17 +395,71 @@ def test_repository_parts_and_targets() -> None:
     assert org.runner_group_id == 7
 
 
+def test_token_registration_takes_an_organization_group() -> None:
+    # config.sh takes the group's name, which the start looks up from the id.
+    org = {"INPUT_RUNNER-SCOPE": "org", "INPUT_RUNNER-GROUP-ID": "4"}
+    s = load({"INPUT_RUNNER-REGISTRATION": "token"} | org)
+    assert (s.runner_registration, s.runner_group_id) == ("token", 4)
+    # Without a runner the group means nothing.
+    assert load({"INPUT_RUNNER": "false", "INPUT_RUNNER-GROUP-ID": "4"}).runner is False
+
+
+def _event(tmp_path: Path, payload: object) -> dict[str, str]:
+    path = tmp_path / "event.json"
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
+    return {"GITHUB_EVENT_PATH": str(path)}
+
+
+@pytest.mark.parametrize(
+    ("repository", "visibility"),
+    [
+        ({"private": True, "visibility": "private"}, "private"),
+        ({"private": True, "visibility": "internal"}, "internal"),
+        ({"private": False, "visibility": "public"}, "public"),
+        ({"private": False}, "public"),  # GitHub Enterprise Server payloads without visibility
+        ({"private": True}, "private"),
+        ({}, ""),
+    ],
+)
+def test_repository_visibility_from_the_event_payload(
+    tmp_path: Path, repository: dict[str, object], visibility: str
+) -> None:
+    env = _event(tmp_path, {"action": "opened", "repository": repository})
+    assert load(env, command="reap").repository_visibility == visibility
+
+
+@pytest.mark.parametrize("payload", ["not json", "[]", {"repository": "x"}])
+def test_an_event_payload_that_does_not_say_is_no_refusal(tmp_path: Path, payload: object) -> None:
+    assert load(_event(tmp_path, payload)).repository_visibility == ""
+    assert load({"GITHUB_EVENT_PATH": str(tmp_path / "missing.json")}).repository_visibility == ""
+
+
+def test_a_public_repository_needs_allow_public_repository(tmp_path: Path) -> None:
+    public = _event(tmp_path, {"repository": {"private": False, "visibility": "public"}})
+    (error,) = errors_of(public)
+    sentence = error.sentence()
+    assert error.input_name == "allow-public-repository"
+    assert "public repository octo-org/gpu-repo" in sentence and "fork" in sentence
+    assert "\n" not in sentence
+    assert load(public | {"INPUT_ALLOW-PUBLIC-REPOSITORY": "true"}).allow_public_repository
+    # SSH only registers no runner; stop, reap and the post step end what exists.
+    assert load(public | {"INPUT_RUNNER": "false"}).runner is False
+    assert load(public | {"INPUT_MODE": "stop"}).mode == "stop"
+    assert load(public | {"INPUT_MODE": "reap"}).mode == "reap"
+    assert load(public, command="post").mode == "start"
+    # Outside Actions there is no event file, and nothing to refuse.
+    assert load().repository_visibility == ""
+
+
 def test_run_tag() -> None:
     assert load({"GITHUB_RUN_ATTEMPT": "2"}).run_tag.endswith("-14471203377-2")
 
 
-def test_runner_tarball_defaults_to_the_pinned_release() -> None:
-    s = load()
-    assert s.runner_tarball_url == (
-        "https://github.com/actions/runner/releases/download/v2.329.0/"
-        "actions-runner-linux-x64-2.329.0.tar.gz"
-    )
-    assert s.runner_tarball_sha256 == DEFAULT_RUNNER_SHA256
+def test_runner_version_is_latest_or_a_version() -> None:
+    assert load().runner_version == "latest"
+    assert (load().runner_download_url, load().runner_sha256) == (None, None)
+    # A pinned version needs no runner-sha256: its release publishes the checksum.
+    assert load({"INPUT_RUNNER-VERSION": "2.330.0"}).runner_version == "2.330.0"
 
 
 def test_custom_runner_tarball() -> None:
@@ -390,10 +470,8 @@ def test_custom_runner_tarball() -> None:
             "INPUT_RUNNER-SHA256": digest,
         }
     )
-    assert s.runner_tarball_url == "https://mirror.example.com/runner.tar.gz"
-    assert s.runner_tarball_sha256 == digest.lower()
-    other = load({"INPUT_RUNNER-VERSION": "2.330.0", "INPUT_RUNNER-SHA256": digest})
-    assert other.runner_tarball_url.endswith("/v2.330.0/actions-runner-linux-x64-2.330.0.tar.gz")
+    assert s.runner_download_url == "https://mirror.example.com/runner.tar.gz"
+    assert s.runner_sha256 == digest.lower()
 
 
 def test_seconds_helpers() -> None:
@@ -439,8 +517,8 @@ BAD = [
     ({"INPUT_RUNNER": "yes"}, (), "runner", "must be true or false, got 'yes'"),
     ({"INPUT_RUNNER-SCOPE": "enterprise"}, (), "runner-scope", "must be repo or org"),
     ({"INPUT_RUNNER-GROUP-ID": "0"}, (), "runner-group-id", "whole number from 1"),
-    ({"INPUT_RUNNER-LABELS": "gpu,self-hosted"}, (), "runner-labels", "every runner already"),
-    ({"INPUT_RUNNER-LABELS": "Linux"}, (), "runner-labels", "every runner already"),
+    ({"INPUT_RUNNER-LABELS": "gpu,self-hosted"}, (), "runner-labels", "any job asking for it"),
+    ({"INPUT_RUNNER-LABELS": "Linux"}, (), "runner-labels", "any job asking for it"),
     ({"INPUT_RUNNER-LABELS": "gpu,GPU"}, (), "runner-labels", "listed twice"),
     ({"INPUT_RUNNER-LABELS": "big gpu"}, (), "runner-labels", "letters, digits"),
     ({"INPUT_RUNNER-LABELS": "a::set-output"}, (), "runner-labels", "letters, digits"),
@@ -448,7 +526,8 @@ BAD = [
     ({"INPUT_RUNNER-LABELS": "l" * 101}, (), "runner-labels", "up to 100"),
     ({"INPUT_RUNNER-LABELS": "rpsa-mine"}, (), "runner-labels", "prefix rpsa-"),
     ({"INPUT_RUNNER-REGISTRATION": "pat"}, (), "runner-registration", "must be jit or token"),
-    ({"INPUT_RUNNER-VERSION": "latest"}, (), "runner-version", "version like"),
+    ({"INPUT_RUNNER-VERSION": "newest"}, (), "runner-version", "latest or a version like"),
+    ({"INPUT_RUNNER-VERSION": "v2.330.0"}, (), "runner-version", "latest or a version like"),
     (
         {"INPUT_RUNNER-DOWNLOAD-URL": "ftp://x/r.tgz", "INPUT_RUNNER-SHA256": "a" * 64},
         (),
@@ -480,7 +559,6 @@ BAD = [
         "runner-sha256",
         "custom runner-download-url",
     ),
-    ({"INPUT_RUNNER-VERSION": "2.330.0"}, (), "runner-sha256", "runner-version 2.330.0"),
     ({"INPUT_GPU-TYPES": " , \n"}, (), "gpu-types", "no GPU type"),
     ({"INPUT_GPU-TYPES": "NVIDIA A100\x00"}, (), "gpu-types", "not a RunPod GPU type"),
     ({"INPUT_GPU-TYPES": 'NVIDIA "A100"'}, (), "gpu-types", "not a RunPod GPU type"),
@@ -531,21 +609,31 @@ BAD = [
     ),
     ({"INPUT_SSH-USER": "Root"}, (), "ssh-user", "POSIX user name"),
     ({"INPUT_SSH-USER": "user;id"}, (), "ssh-user", "POSIX user name"),
+    ({"INPUT_RUNNER-USER": "CI"}, (), "runner-user", "POSIX user name"),
+    ({"INPUT_RUNNER-USER": "root"}, (), "runner-user", "what an empty runner-user gives"),
+    (
+        {"INPUT_RUNNER-USER": "ci", "INPUT_SSH-USER": "ubuntu"},
+        (),
+        "runner-user",
+        "needs ssh-user: root",
+    ),
+    (
+        {"INPUT_RUNNER-USER": "ci", "INPUT_RUNNER": "false"},
+        (),
+        "runner-user",
+        "runner is false",
+    ),
     ({"INPUT_STARTUP-TIMEOUT-MINUTES": "0"}, (), "startup-timeout-minutes", "from 0.1 to 120"),
     ({"INPUT_STARTUP-TIMEOUT-MINUTES": "1e3"}, (), "startup-timeout-minutes", "got '1e3'"),
     ({"INPUT_IDLE-TIMEOUT-MINUTES": "0.01"}, (), "idle-timeout-minutes", "from 0.05"),
     ({"INPUT_MAX-LIFETIME-MINUTES": "20000"}, (), "max-lifetime-minutes", "from 0.2 to 10080"),
     (
-        {
-            "INPUT_GITHUB-TOKEN": "ghp_abcdefgh",
-            "INPUT_RUNNER-REGISTRATION": "token",
-            "INPUT_RUNNER-SCOPE": "org",
-            "INPUT_RUNNER-GROUP-ID": "4",
-        },
+        {"INPUT_RUNNER-REGISTRATION": "token", "INPUT_RUNNER-GROUP-ID": "4"},
         (),
         "runner-group-id",
-        "needs runner-registration: jit",
+        "repository runners have only the default group",
     ),
+    ({"INPUT_RUNNER-GROUP-ID": "4"}, (), "runner-group-id", "only the default group"),
     (
         {"INPUT_MAX-LIFETIME-MINUTES": "15"},
         (),
@@ -571,6 +659,7 @@ BAD_ENV = [
     ({"GITHUB_RUN_ID": "12a"}, (), "GITHUB_RUN_ID", "run's number"),
     ({}, ("GITHUB_RUN_ID",), "GITHUB_RUN_ID", "must be set"),
     ({"GITHUB_RUN_ATTEMPT": "0"}, (), "GITHUB_RUN_ATTEMPT", "from 1"),
+    ({"RUNPOD_GRAPHQL_URL": "http://api.runpod.io/graphql"}, (), "RUNPOD_GRAPHQL_URL", "loopback"),
     ({"RUNPOD_API_URL": "http://api.runpod.io/graphql"}, (), "RUNPOD_API_URL", "loopback"),
     ({"GITHUB_API_URL": "api.github.com"}, (), "GITHUB_API_URL", "http(s) URL"),
     ({"GITHUB_SERVER_URL": "https://github.com/$(id)"}, (), "GITHUB_SERVER_URL", "characters"),
@@ -771,7 +860,7 @@ def test_unknown_command_is_a_programming_error() -> None:
 
 def test_input_table_matches_the_model() -> None:
     names = [spec.name for spec in INPUTS]
-    assert len(names) == len(set(names)) == 36
+    assert len(names) == len(set(names)) == 38
     assert all(spec.description.endswith(".") for spec in INPUTS)
     assert {s.name for s in INPUTS if s.secret} == {
         "runpod-api-key",

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from runpod_ssh_action import ssh
-from runpod_ssh_action.clock import FakeClock
+from runpod_ssh_action.clock import FakeClock, SystemClock
+from runpod_ssh_action.errors import CancelledError
 from runpod_ssh_action.masking import Masker
 
 
@@ -81,21 +82,102 @@ def test_key_file_name_must_be_plain(tmp_path: Path, name: str) -> None:
         ssh.write_private_key(tmp_path, name, ssh.generate_keypair("c"))
 
 
-def test_ssh_command_for_the_output() -> None:
-    target = ssh.SshTarget("1.2.3.4", 22001, "root", Path("/k/id"), Path("/k/known_hosts"))
-
-    assert ssh.ssh_command(target) == (
-        "ssh -i /k/id -p 22001 -o UserKnownHostsFile=/k/known_hosts root@1.2.3.4"
+def _as_a_run_step_sees_it(command: str, tmp_path: Path, env: dict[str, str]) -> list[str]:
+    """The argv ssh gets when a ``run:`` step's shell runs ``command``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "ssh"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    fake.chmod(0o755)
+    done = subprocess.run(
+        ["sh", "-c", command],
+        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", **env},
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert (
-        ssh.ssh_command(target, include_known_hosts=False) == "ssh -i /k/id -p 22001 root@1.2.3.4"
+    return done.stdout.splitlines()
+
+
+def test_ssh_command_forces_host_key_checking_and_its_own_files(tmp_path: Path) -> None:
+    command = ssh.ssh_command("root", "1.2.3.4", 22001, key="/k/id", known_hosts="/k/known_hosts")
+
+    assert _as_a_run_step_sees_it(command, tmp_path, {}) == [
+        "-i",
+        "/k/id",
+        "-p",
+        "22001",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        'UserKnownHostsFile="/k/known_hosts"',
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "root@1.2.3.4",
+    ]
+
+
+def test_ssh_command_expands_the_runner_temp_and_keeps_spaces_in_one_word(
+    tmp_path: Path,
+) -> None:
+    command = ssh.ssh_command(
+        "me",
+        "h",
+        22,
+        key="$RUNNER_TEMP/my keys/id",
+        known_hosts="$RUNNER_TEMP/my keys/known_hosts",
     )
 
+    argv = _as_a_run_step_sees_it(command, tmp_path, {"RUNNER_TEMP": "/run tmp/$HOME"})
+    assert argv[:2] == ["-i", "/run tmp/$HOME/my keys/id"]
+    assert 'UserKnownHostsFile="/run tmp/$HOME/my keys/known_hosts"' in argv
 
-def test_ssh_command_quotes_paths_for_a_shell() -> None:
-    target = ssh.SshTarget("h", 22, "me", Path("/my keys/id"), Path("/k/kh"))
 
-    assert ssh.ssh_command(target, include_known_hosts=False) == "ssh -i '/my keys/id' -p 22 me@h"
+def test_ssh_command_keeps_shell_characters_of_a_path_literal(tmp_path: Path) -> None:
+    command = ssh.ssh_command(
+        "me", "h", 22, key='/a "b" $(touch x) `y` 50%/id', known_hosts="/k/kh"
+    )
+
+    # ssh expands % tokens in IdentityFile, so a literal % goes to it doubled.
+    assert _as_a_run_step_sees_it(command, tmp_path, {})[1] == '/a "b" $(touch x) `y` 50%%/id'
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="needs OpenSSH's client")
+def test_ssh_command_wins_over_an_ssh_config_that_trusts_any_host(tmp_path: Path) -> None:
+    # OpenSSH reads ~/.ssh/config from the passwd entry's home, not $HOME (openssh-portable
+    # ssh.c, pw->pw_dir), so the hostile config is given with -F; command-line options
+    # win over any config file all the same.
+    config = tmp_path / "config"
+    config.write_text(
+        "Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n"
+        "  GlobalKnownHostsFile /etc/elsewhere\n  IdentitiesOnly no\n"
+    )
+    folder = tmp_path / "t" / "k dir"
+    folder.mkdir(parents=True)
+    # ssh -G lists an -i file only if it exists.
+    (folder / "id").write_text("")
+    command = ssh.ssh_command(
+        "root",
+        "1.2.3.4",
+        22001,
+        key="$RUNNER_TEMP/k dir/id",
+        known_hosts="$RUNNER_TEMP/k dir/known_hosts",
+    )
+    shown = subprocess.run(
+        ["sh", "-c", command.replace("ssh ", f"ssh -G -F '{config}' ", 1)],
+        env={"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path / "t")},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+
+    assert "stricthostkeychecking true" in shown
+    assert f"userknownhostsfile {folder}/known_hosts" in shown
+    assert "globalknownhostsfile /dev/null" in shown
+    assert "identitiesonly yes" in shown
+    assert f"identityfile {folder}/id" in shown
 
 
 def test_known_hosts_names_port_22_plainly_and_others_in_brackets(tmp_path: Path) -> None:
@@ -273,3 +355,47 @@ def test_a_session_that_drops_once_its_input_went_out_is_not_tried_again(
     assert (traces / "count").read_text().strip() == "3"
     assert login.output is not None
     assert login.output.returncode == 255 and b"reset" in login.output.stderr
+
+
+def test_a_stopped_clock_ends_the_wait_for_a_login(tmp_path: Path) -> None:
+    clock = SystemClock()
+    target = _target(tmp_path, port=_closed_port(), host="127.0.0.1")
+    attempts: list[int] = []
+
+    def failed(n: int, _: str) -> None:
+        attempts.append(n)
+        clock.stop()
+
+    # An hour's deadline: only the stop can end this wait while the test runs.
+    with pytest.raises(CancelledError):
+        ssh.wait_for_login(
+            target, clock=clock, deadline=clock.monotonic() + 3600, on_attempt=failed
+        )
+
+    assert attempts == [1]
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_a_stopped_clock_ends_the_session_of_the_login_and_its_ssh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traces = _fake_pod_ssh(
+        tmp_path, monkeypatch, f"echo $$ > {tmp_path}/traces/pid; exec sleep 600"
+    )
+    clock = SystemClock()
+
+    def stdin() -> bytes:
+        clock.stop()
+        return b""
+
+    with pytest.raises(CancelledError):
+        ssh.wait_for_login(
+            _target(tmp_path, host="127.0.0.1"),
+            clock=clock,
+            deadline=clock.monotonic() + 3600,
+            then=ssh.SessionCommand("bash -s", stdin, lambda: 600.0),
+        )
+
+    # The session's ssh was killed and reaped, not left to run out its 600 s.
+    with pytest.raises(ProcessLookupError):
+        os.kill(int((traces / "pid").read_text()), 0)

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import random
+import socket
 import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
 import responses
 
 from runpod_ssh_action.clock import FakeClock, SystemClock
-from runpod_ssh_action.errors import CancelledError, InputError, NetworkError, RateLimitedError
+from runpod_ssh_action.errors import (
+    ActionError,
+    CancelledError,
+    InputError,
+    NetworkError,
+    RateLimitedError,
+)
 from runpod_ssh_action.masking import Masker
 from runpod_ssh_action.transport import (
     ApiLog,
@@ -24,6 +32,7 @@ from runpod_ssh_action.transport import (
     RetryPolicy,
     Transport,
     check_endpoint,
+    environment_overrides,
     tls_context,
     unreadable_success,
 )
@@ -57,14 +66,110 @@ def make(
     ],
 )
 def test_https_anywhere_and_plain_http_only_to_loopback(url: str) -> None:
-    assert check_endpoint(url, "RUNPOD_API_URL") == url
+    assert check_endpoint(url, "RUNPOD_GRAPHQL_URL") == url
 
 
 @pytest.mark.parametrize("url", ["http://api.runpod.io/graphql", "ftp://x/y", "api.runpod.io"])
 def test_other_endpoints_are_an_input_error_naming_the_variable(url: str) -> None:
     with pytest.raises(InputError) as caught:
-        check_endpoint(url, "RUNPOD_API_URL")
-    assert "RUNPOD_API_URL" in caught.value.sentence()
+        check_endpoint(url, "RUNPOD_GRAPHQL_URL")
+    assert "RUNPOD_GRAPHQL_URL" in caught.value.sentence()
+
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    served = 0
+
+    def do_GET(self) -> None:
+        type(self).served += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def everywhere() -> Iterator[tuple[int, type[_Counting]]]:
+    """A plain-HTTP server on every interface, and the request count it saw."""
+    handler = type("Handler", (_Counting,), {"served": 0})
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], handler
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def _outward_address() -> str:
+    """This machine's address on its default route (a UDP connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))
+        except OSError:
+            pytest.skip("no network interface besides loopback")
+        address = str(probe.getsockname()[0])
+    if address.startswith("127."):
+        pytest.skip("no network interface besides loopback")
+    return address
+
+
+def test_plain_http_to_a_localhost_name_is_refused_unless_it_lands_on_loopback(
+    everywhere: tuple[int, type[_Counting]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, handler = everywhere
+    outward = _outward_address()
+    real = socket.getaddrinfo
+
+    # A resolver (or a hosts file an earlier step wrote) that sends the name elsewhere.
+    def resolve(host: str, *args: object, **kwargs: object) -> object:
+        return real(outward if host == "stand-in.localhost" else host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    url = f"http://stand-in.localhost:{port}/graphql"
+    transport = make(SystemClock())
+    with pytest.raises(ActionError) as caught:
+        transport.request("GET", url, operation="probe", idempotent=True)
+    assert caught.value.code == "NOT_LOOPBACK"
+    assert outward in caught.value.sentence()
+    assert handler.served == 0  # refused after connect, before the request was written
+    answer = transport.request(
+        "GET", f"http://localhost:{port}/graphql", operation="probe", idempotent=True
+    )
+    assert answer.status_code == 200 and handler.served == 1
+
+
+def test_plain_http_never_goes_through_a_proxy(
+    everywhere: tuple[int, type[_Counting]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, handler = everywhere
+    for name in ("http_proxy", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://192.0.2.1:9")  # nothing listens there
+    answer = make(SystemClock(), connect_timeout=5.0).request(
+        "GET", f"http://127.0.0.1:{port}/x", operation="probe", idempotent=False
+    )
+    assert answer.status_code == 200 and handler.served == 1
+
+
+def test_environment_overrides_name_what_moved_without_credentials() -> None:
+    env = {
+        "RUNPOD_GRAPHQL_URL": "https://api.runpod.io/graphql/",
+        "GITHUB_API_URL": "https://evil.example/api",
+        "https_proxy": "http://user:hunter2@proxy.corp:3128",
+        "NO_PROXY": "localhost",
+        "CURL_CA_BUNDLE": "/etc/extra-ca.pem",
+        "PATH": "/usr/bin",
+    }
+    shown = environment_overrides(env)
+    assert shown == [
+        "GITHUB_API_URL=https://evil.example/api",
+        "https_proxy=http://proxy.corp:3128",
+        "CURL_CA_BUNDLE=/etc/extra-ca.pem",
+    ]
+    assert "hunter2" not in " ".join(shown)
+    assert environment_overrides({"GITHUB_API_URL": "https://api.github.com"}) == []
 
 
 def test_tls_context_refuses_anything_older_than_tls_1_2() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -36,6 +37,7 @@ from .auth import app_jwt
 from .errors import (
     AppNotInstalledError,
     GitHubError,
+    InvalidRequestError,
     PermissionMissingError,
     RunnerGroupNotFoundError,
     RunnerNameConflictError,
@@ -56,6 +58,7 @@ from .models import (
     parse_workflow_run,
 )
 from .ratelimit import GitHubRateLimitRule
+from .releases import RUNNER_REPOSITORY, VERSION, RunnerRelease, parse_release, release_tag
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -74,6 +77,30 @@ _LEVELS = {"read": 1, "write": 2, "admin": 3}
 
 T = TypeVar("T")
 ProgressCallback = Callable[[Mapping[int, str]], None]
+
+# GitHub refuses to delete a runner during a job with HTTP 422 "Bad request - Runner
+# \"<name>\" is still running a job" (quoted in actions/actions-runner-controller,
+# controllers/actions.summerwind.net/runner_graceful_stop.go).
+_BUSY = re.compile(r'Runner "(?P<name>[^"]*)" is still running a job', re.IGNORECASE)
+
+
+class RunnerBusyError(InvalidRequestError):
+    """GitHub will not delete a runner while it runs a job; once its machine is gone
+    it shows offline and can be deleted (reap does)."""
+
+    code = "GITHUB_RUNNER_BUSY"
+
+    def __init__(self, runner_id: int, runner_name: str, github_message: str):
+        self.runner_id = runner_id
+        self.runner_name = runner_name
+        super().__init__(
+            f"Runner {runner_id} ({runner_name}) was not deleted",
+            "it is still running a job, and GitHub deletes a runner only once it is idle "
+            "or offline",
+            "It goes offline with its pod; run this action with mode: reap to delete it then",
+            status=422,
+            github_message=github_message,
+        )
 
 
 @dataclass(frozen=True)
@@ -289,6 +316,36 @@ class GitHubClient:
             return outcome
         raise outcome
 
+    def runner_group_name(self, scope: RunnerScope, runner_group_id: int) -> str:
+        """The name of an organization's runner group: ``config.sh --runnergroup`` takes
+        a name, matched ignoring case (actions/runner src/Runner.Listener/Configuration/
+        ConfigurationManager.cs), where the action's input is the group's id."""
+        what = f"Looking up runner group {runner_group_id} of {scope}"
+        if scope.kind != "org":
+            raise RunnerGroupNotFoundError(
+                what,
+                "repository runners have only the default group",
+                "Set runner-group-id to 1, or runner-scope: org to use an organization's group",
+            )
+        response = self._call(
+            "GET",
+            f"{scope.path}/actions/runner-groups/{int(runner_group_id)}",
+            operation=ops.GET_ORG_RUNNER_GROUP,
+        )
+        if response.status_code == 404:
+            message = github_message(response, self._masker)
+            raise RunnerGroupNotFoundError(
+                what,
+                f"{scope} has no runner group {runner_group_id} ({said(message, 404)})",
+                "Use the id of an existing group (1 is the default group), as shown under "
+                "Organization settings > Actions > Runner groups",
+                status=404,
+                github_message=message,
+            )
+        if response.status_code != 200:
+            raise self._fail(response, what, scope=scope)
+        return self._parse(what, lambda d: _field(d, "name", str), self._json(response, what))
+
     def registration_token(self, scope: RunnerScope) -> RegistrationToken:
         """A one-hour token for ``config.sh`` (the classic, non-JIT path); masked."""
         return self._runner_token(
@@ -350,6 +407,11 @@ class GitHubClient:
             return True
         if response.status_code == 404:
             return False
+        if response.status_code == 422:
+            message = github_message(response, self._masker)
+            busy = _BUSY.search(message)
+            if busy:
+                raise RunnerBusyError(runner_id, busy["name"], message)
         raise self._fail(response, f"Removing runner {runner_id} from {scope}", scope=scope)
 
     def wait_until_online(
@@ -421,6 +483,49 @@ class GitHubClient:
             {runner.id: runner for runner in listing if runner.id in wanted},
             len(listing) // PAGE_SIZE + 1,
         )
+
+    def runner_release(self, version: str) -> RunnerRelease:
+        """The actions/runner release to install: ``version`` is "latest" or "X.Y.Z".
+
+        Read with the credentials already held from this client's API URL, so a GHES
+        server's mirror of the releases is used there. ``newest`` is always looked up
+        (it is the answer itself for "latest"); for a pinned version a failed look-up
+        of the newest only leaves it "".
+        """
+        base = f"/repos/{RUNNER_REPOSITORY}/releases"
+        if version == "latest":
+            data = self._release(f"{base}/latest", ops.GET_LATEST_RELEASE, "the latest")
+            return self._parse("Reading the latest runner release", _latest_release, data)
+        if not VERSION.match(version):
+            raise InputError(
+                "runner-version", f"'{version}' is not latest or a version like 2.330.0"
+            )
+        try:
+            latest = self._release(f"{base}/latest", ops.GET_LATEST_RELEASE, "the latest")
+            newest = release_tag(latest)
+        except (ActionError, MalformedResponseError):
+            newest = ""
+        data = self._release(f"{base}/tags/v{version}", ops.GET_RELEASE_BY_TAG, f"the v{version}")
+        what = f"Reading runner release v{version}"
+        release = self._parse(what, lambda d: parse_release(d, newest), data)
+        if release.version != version:
+            raise GitHubError(what, f"GitHub answered with release v{release.version}")
+        return release
+
+    def _release(self, path: str, operation: str, which: str) -> Any:
+        what = f"Looking up {which} actions/runner release"
+        response = self._call("GET", path, operation=operation)
+        if response.status_code == 404:
+            raise GitHubError(
+                what,
+                f"{self.api_url} has no such release of {RUNNER_REPOSITORY} (HTTP 404)",
+                "Set runner-version to latest or to a released version (see "
+                "github.com/actions/runner/releases)",
+                status=404,
+            )
+        if response.status_code != 200:
+            raise self._fail(response, what)
+        return self._json(response, what)
 
     def workflow_run(self, owner: str, repo: str, run_id: int) -> WorkflowRun | None:
         """A workflow run's status, or None if GitHub does not know it."""
@@ -790,6 +895,10 @@ def _installation_token(data: Any, installation_id: int, slug: Any) -> Installat
         ),
         app_slug=slug if isinstance(slug, str) else None,
     )
+
+
+def _latest_release(data: Any) -> RunnerRelease:
+    return parse_release(data, release_tag(data))
 
 
 def _jit_from(data: Any) -> JitConfig:

@@ -16,6 +16,10 @@ GET_ORG_INSTALLATION = "apps/get-org-installation"
 CREATE_INSTALLATION_TOKEN = "apps/create-installation-access-token"  # noqa: S105
 REVOKE_INSTALLATION_TOKEN = "apps/revoke-installation-access-token"  # noqa: S105
 GET_WORKFLOW_RUN = "actions/get-workflow-run"
+GET_LATEST_RELEASE = "repos/get-latest-release"
+GET_RELEASE_BY_TAG = "repos/get-release-by-tag"
+# Runner groups exist only for organizations (and enterprises).
+GET_ORG_RUNNER_GROUP = "actions/get-self-hosted-runner-group-for-org"
 
 
 class ScopedOperation(NamedTuple):
@@ -49,7 +53,14 @@ DELETE_RUNNER = ScopedOperation(
 )
 
 ALL_OPERATIONS: frozenset[str] = frozenset(
-    {CREATE_INSTALLATION_TOKEN, REVOKE_INSTALLATION_TOKEN, GET_WORKFLOW_RUN}
+    {
+        CREATE_INSTALLATION_TOKEN,
+        REVOKE_INSTALLATION_TOKEN,
+        GET_WORKFLOW_RUN,
+        GET_LATEST_RELEASE,
+        GET_RELEASE_BY_TAG,
+        GET_ORG_RUNNER_GROUP,
+    }
     | {
         name
         for scoped in (

@@ -15,13 +15,21 @@ Reads (``myself``, ``pod``, the batched ``pods``, the pod list, ``gpuTypes``) an
 ``podTerminate`` are idempotent and retried on network errors, HTTP 5xx, internal
 server errors and malformed bodies; ``podStop``, ``podResume`` and ``podBidResume`` are
 not. Every value is sent as a GraphQL variable; the documents are constants.
+
+RunPod's schema is changing under its clients: spot ("is being removed from the runpod
+api", RunPod, April 2026) and ``terminateAfter`` on the spot input (runpodctl sends it
+only on ``PodFindAndDeployOnDemandInput``, internal/api/graphql.go). A request naming
+what the schema lacks is refused whole with HTTP 400 before anything is done, so the
+client learns from the first refusal, asks without the missing part, and remembers for
+the rest of the run; ``take_notices`` hands the caller what it learnt, once.
 """
 
 from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,18 +52,36 @@ from .cache import GpuTypeCache, cache_key, default_cache_dir
 from .errors import (
     AuthError,
     CreateUncertainError,
+    FieldRefusedError,
     InvalidRequestError,
+    NoCapacityError,
     PodNotFoundError,
     RunPodError,
     RunPodServerError,
+    SpotWithdrawnError,
     classify,
+    error_code,
     error_message,
+    missing_names,
 )
 from .models import Account, GpuType, Pod, PodSpec
 from .rate_limit import runpod_rate_limit
 
 DEFAULT_URL = "https://api.runpod.io/graphql"
-URL_ENV = "RUNPOD_API_URL"
+# runpodctl's name for the GraphQL endpoint (internal/configenv/configenv.go); to it
+# RUNPOD_API_URL is the REST base, so that one is read only when it names /graphql.
+URL_ENV = "RUNPOD_GRAPHQL_URL"
+LEGACY_URL_ENV = "RUNPOD_API_URL"
+# What a schema without spot lacks: any of these refused means "no spot here".
+SPOT_NAMES = frozenset(
+    {
+        "podRentInterruptable",
+        "PodRentInterruptableInput",
+        "minimumBidPrice",
+        "secureSpotPrice",
+        "communitySpotPrice",
+    }
+)
 CREATE_ATTEMPTS = 3
 _SERVER_TEXT_LIMIT = 300
 
@@ -86,7 +112,7 @@ class RunPodClient:
         # Registered before anything else can print it, even in a validation error.
         masker.add(api_key)
         api_key = _checked_key(api_key)
-        self.url = check_endpoint(url or os.environ.get(URL_ENV) or DEFAULT_URL, URL_ENV)
+        self.url = check_endpoint(url or endpoint_from_env(os.environ) or DEFAULT_URL, URL_ENV)
         self._clock = clock
         self._masker = masker
         self._log = log
@@ -121,6 +147,36 @@ class RunPodClient:
         )
         directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.gpu_type_cache = GpuTypeCache(directory / "gpu_types.json", clock)
+        self._learnt = threading.Lock()
+        # Why RunPod has no spot for this run (None while it may have).
+        self.spot_withdrawn: str | None = None
+        self._spot_terminate_after = True
+        self._notices: list[str] = []
+
+    def take_notices(self) -> list[str]:
+        """What the client learnt about RunPod's API since the last call, each once."""
+        with self._learnt:
+            notices, self._notices = self._notices, []
+            return notices
+
+    def _withdraw_spot(self, refusal: FieldRefusedError) -> None:
+        with self._learnt:
+            if self.spot_withdrawn is None:
+                self.spot_withdrawn = refusal.why
+                self._notices.append(
+                    "RunPod no longer offers spot: it refused the spot fields "
+                    f"({refusal.why}). Spot is not asked for again in this run."
+                )
+
+    def _refuse_spot_terminate_after(self) -> None:
+        with self._learnt:
+            if self._spot_terminate_after:
+                self._spot_terminate_after = False
+                self._notices.append(
+                    "RunPod refused terminateAfter on spot pods: spot pods of this run have "
+                    "no server-side deadline (the pod's watchdog, the post step, stop and "
+                    "reap still end them)."
+                )
 
     def close(self) -> None:
         self.transport.close()
@@ -223,9 +279,24 @@ class RunPodClient:
         """Rent an interruptible (spot) pod with ``podRentInterruptable``."""
         if not bid_per_gpu > 0:
             raise ValueError("bid_per_gpu must be a positive price in USD per GPU-hour")
-        payload = {**spec.to_input(), "bidPerGpu": bid_per_gpu}
         what = f"Creating spot pod '{spec.name}' on RunPod"
-        return self._create("podRentInterruptable", queries.CREATE_SPOT, spec, payload, what)
+        if self.spot_withdrawn is not None:
+            raise SpotWithdrawnError(what, self.spot_withdrawn)
+        payload = {**spec.to_input(), "bidPerGpu": bid_per_gpu}
+        if not self._spot_terminate_after:
+            payload.pop("terminateAfter", None)
+        try:
+            return self._create("podRentInterruptable", queries.CREATE_SPOT, spec, payload, what)
+        except FieldRefusedError as exc:
+            if exc.fields & SPOT_NAMES:
+                self._withdraw_spot(exc)
+                raise SpotWithdrawnError(what, exc.why) from None
+            if "terminateAfter" not in exc.fields or "terminateAfter" not in payload:
+                raise
+            # A validation failure created nothing: sending it again is safe.
+            self._refuse_spot_terminate_after()
+            payload.pop("terminateAfter")
+            return self._create("podRentInterruptable", queries.CREATE_SPOT, spec, payload, what)
 
     def create_on_demand(self, spec: PodSpec) -> Pod:
         """Rent an on-demand pod with ``podFindAndDeployOnDemand``."""
@@ -241,6 +312,9 @@ class RunPodClient:
         def read(data: Data, errors: Errors) -> Pod:
             self._raise_first(what, errors)
             created = data.get(operation)
+            if created is None and operation in data:
+                # A null create without errors is how RunPod says "no capacity" too.
+                raise NoCapacityError(what, "RunPod answered with no pod and no error")
             if not isinstance(created, dict):
                 raise RunPodServerError(what, "RunPod answered without a pod")
             return self._pod(what, created)
@@ -369,12 +443,19 @@ class RunPodClient:
         key = cache_key(gpu_count, wanted)
         raw = self.gpu_type_cache.get(key) if use_cache else None
         if raw is None:
-            raw = self._fetch_gpu_types(gpu_count, wanted)
+            try:
+                raw = self._fetch_gpu_types(gpu_count, wanted)
+            except FieldRefusedError as exc:
+                if not exc.fields & SPOT_NAMES or self.spot_withdrawn is not None:
+                    raise
+                self._withdraw_spot(exc)
+                raw = self._fetch_gpu_types(gpu_count, wanted)
             self.gpu_type_cache.put(key, raw)
         return [GpuType.from_api(item) for item in raw]
 
     def _fetch_gpu_types(self, gpu_count: int, ids: list[str] | None) -> list[dict[str, Any]]:
         what = "Listing RunPod GPU types"
+        query = queries.GPU_TYPES if self.spot_withdrawn is None else queries.GPU_TYPES_NO_SPOT
         variables: Data = {"lowestPrice": {"gpuCount": gpu_count}}
         if ids is not None and len(ids) == 1:
             variables["input"] = {"id": ids[0]}
@@ -387,9 +468,7 @@ class RunPodClient:
             by_id = {i["id"]: i for i in items}
             return [by_id[i] for i in ids if i in by_id]
 
-        return self._run(
-            "gpuTypes", queries.GPU_TYPES, variables, what=what, idempotent=True, read=read
-        )
+        return self._run("gpuTypes", query, variables, what=what, idempotent=True, read=read)
 
     # --- the wire ----------------------------------------------------------------
 
@@ -458,7 +537,13 @@ class RunPodClient:
             # The transport has already retried this where that was safe.
             raise RunPodServerError(what, f"RunPod answered HTTP {status}", server_code=str(status))
         if status == 400:
-            raise InvalidRequestError(what, f"RunPod answered HTTP 400: {self._text(response)}")
+            why = f"RunPod answered HTTP 400: {self._text(response)}"
+            refused = _errors_of(response)
+            names = missing_names(refused)
+            if names:
+                code = error_code(refused[0]) if refused else None
+                raise FieldRefusedError(what, why, fields=names, server_code=code)
+            raise InvalidRequestError(what, why)
         if status != 200:
             raise RunPodError(what, f"RunPod answered HTTP {status}: {self._text(response)}")
         try:
@@ -481,11 +566,7 @@ class RunPodClient:
 
     def _text(self, response: requests.Response) -> str:
         """The server's own words on a failed call: its GraphQL messages if any."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        errors = _items(body.get("errors")) if isinstance(body, dict) else []
+        errors = _errors_of(response)
         text = "; ".join(error_message(e) for e in errors) if errors else response.text.strip()
         return self._masker.redact(text or "no message given")[:_SERVER_TEXT_LIMIT]
 
@@ -523,6 +604,24 @@ def _checked_key(api_key: str) -> str:
             "Paste the key alone into the secret, on one line",
         )
     return key
+
+
+def endpoint_from_env(env: Mapping[str, str]) -> str | None:
+    """The GraphQL URL the environment names: RUNPOD_GRAPHQL_URL, else RUNPOD_API_URL
+    when it ends in /graphql (runpodctl means its REST base by that name)."""
+    url = env.get(URL_ENV, "").strip()
+    if url:
+        return url
+    legacy = env.get(LEGACY_URL_ENV, "").strip()
+    return legacy if legacy.rstrip("/").endswith("/graphql") else None
+
+
+def _errors_of(response: requests.Response) -> Errors:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return _items(body.get("errors")) if isinstance(body, dict) else []
 
 
 def _env_masked(payload: Data) -> Data:

@@ -52,6 +52,15 @@ class NoCapacityError(RunPodError):
     default_fix = "Try another gpu-types entry, cloud-type ALL, or on-demand"
 
 
+class SpotWithdrawnError(NoCapacityError):
+    """RunPod's schema no longer has spot (its mutation or price fields fail validation)."""
+
+    code = "SPOT_WITHDRAWN"
+    default_fix = (
+        "Set capacity: on-demand, or on-demand-fallback: true: RunPod no longer offers spot"
+    )
+
+
 class BidTooLowError(RunPodError):
     code = "BID_TOO_LOW"
     default_fix = "Raise the spot bid per GPU above the current minimum bid, or use on-demand"
@@ -73,6 +82,18 @@ class InvalidRequestError(RunPodError):
         "Check the inputs the message names (GPU type id, image, disk sizes, cloud type) "
         "against what RunPod offers"
     )
+
+
+class FieldRefusedError(InvalidRequestError):
+    """HTTP 400: RunPod's schema lacks fields, types or arguments the request named.
+
+    The request failed validation, so nothing was done. ``fields`` are the names the
+    server quoted.
+    """
+
+    def __init__(self, what: str, why: str, *, fields: frozenset[str], server_code: str | None):
+        self.fields = fields
+        super().__init__(what, why, server_code=server_code)
 
 
 class RunPodServerError(RunPodError):
@@ -135,6 +156,7 @@ _CODE_RULES: dict[str, type[RunPodError]] = {
     "UNAUTHENTICATED": AuthError,
     "FORBIDDEN": AuthError,
     "RESOURCE_UNAVAILABLE": NoCapacityError,
+    "SUPPLY_CONSTRAINT": NoCapacityError,
     "BID_TOO_LOW": BidTooLowError,
     "INSUFFICIENT_CREDITS": InsufficientCreditError,
     "NOT_FOUND": PodNotFoundError,
@@ -143,6 +165,24 @@ _CODE_RULES: dict[str, type[RunPodError]] = {
     "GRAPHQL_PARSE_FAILED": InvalidRequestError,
     "INTERNAL_SERVER_ERROR": RunPodServerError,
 }
+
+
+# graphql-js's validation and variable messages quote what the schema lacks (graphql-core
+# quotes with ' instead): "Cannot query field "x" on type "Y".", "Unknown type "X".",
+# "Unknown argument "x" on field ...", and for a variable's input object
+# '... Field "x" is not defined by type "Y".' (seen from RunPod in
+# artokun/comfyui-mcp#2016).
+_MISSING_NAME = re.compile(
+    r"""(?:Cannot query field|Unknown type|Unknown argument|Field) ["'](\w+)["']"""
+    r"""(?: on type| on field|\.|(?= is not defined))"""
+)
+
+
+def missing_names(errors: list[dict[str, Any]]) -> frozenset[str]:
+    """The schema names a 400 answer says do not exist."""
+    return frozenset(
+        name for error in errors for name in _MISSING_NAME.findall(error_message(error))
+    )
 
 
 def error_code(error: Any) -> str | None:

@@ -57,6 +57,14 @@ GPU_TYPES = (
     "lowestPrice(input: $lowestPrice) { minimumBidPrice uninterruptablePrice stockStatus } } }"
 )
 
+# The same without the spot fields, once RunPod's schema has dropped them.
+GPU_TYPES_NO_SPOT = (
+    "query gpuTypes($input: GpuTypeFilter, $lowestPrice: GpuLowestPriceInput) "
+    "{ gpuTypes(input: $input) { id displayName memoryInGb secureCloud communityCloud "
+    "securePrice communityPrice maxGpuCount "
+    "lowestPrice(input: $lowestPrice) { uninterruptablePrice stockStatus } } }"
+)
+
 
 def pod_alias(index: int) -> str:
     return f"p{index}"

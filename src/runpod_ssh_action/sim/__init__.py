@@ -59,6 +59,23 @@ Record
     input and the times it became ready and first took an SSH connection.
 """
 
+import sys
+
+try:
+    import graphql  # noqa: F401
+    import trustme  # noqa: F401
+except ModuleNotFoundError as missing:
+    _HINT = (
+        f"The stand-in needs the 'sim' extra, and {missing.name} is not installed: run "
+        "pip install '.[sim]' in the checkout (or pip install 'runpod-ssh-action[sim]')."
+    )
+    # While `python -m` looks for the package's __main__, sys.argv[0] is "-m" (Python
+    # docs, "Command line and environment"): a user gets the one sentence, a program
+    # importing the package the same sentence as its ImportError.
+    if sys.argv[:1] == ["-m"]:
+        raise SystemExit(_HINT) from None
+    raise ModuleNotFoundError(_HINT, name=missing.name) from missing
+
 from .cloud import PodInfo
 from .config import DEFAULT_GPU_TYPES, GpuType, SimConfig
 from .faults import Fault, FaultSchedule

@@ -10,6 +10,9 @@ All calls need the header ``X-Sim-Admin-Token: <token>`` (else HTTP 403).
 - ``GET /_sim/admin/faults``: the faults still pending, per operation.
 - ``GET /_sim/admin/requests[?api=&operation=]``: the record.
 - ``GET /_sim/admin/pods``: every pod, terminated ones included.
+- ``POST /_sim/admin/switches`` with any of ``{"spot_in_schema": false,
+  "spot_terminate_after": false, "no_capacity_answer": "null"}``: how the API answers
+  from now on (see ``SimConfig``); answers with the switches as they are.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .cloud import PodInfo
+from .cloud import Cloud, PodInfo
 from .faults import Fault, FaultSchedule
 from .record import Recorder
 from .server import ADMIN_PREFIX, Request, Response
@@ -48,11 +51,13 @@ class Admin:
         faults: FaultSchedule,
         recorder: Recorder,
         pods: Callable[[], list[PodInfo]],
+        cloud: Cloud | None = None,
     ):
         self.token = token
         self.faults = faults
         self.recorder = recorder
         self.pods = pods
+        self.cloud = cloud
 
     def __call__(self, request: Request) -> Response:
         given = request.headers.get(TOKEN_HEADER, "")
@@ -67,6 +72,8 @@ class Admin:
             api = _first(request.query, "api")
             operation = _first(request.query, "operation")
             return _json(200, [r.to_json() for r in self.recorder.requests(api, operation)])
+        if route == ("POST", "switches") and self.cloud is not None:
+            return self._set_switches(request.body)
         if route == ("GET", "pods"):
             return _json(200, [dataclasses.asdict(p) for p in self.pods()])
         return _json(404, {"message": f"no admin route {request.method} {request.path}"})
@@ -88,3 +95,28 @@ class Admin:
             return _json(400, {"message": f"bad fault request: {error}"})
         self.faults.add(operation, *faults)
         return _json(200, self._pending())
+
+    def _set_switches(self, body: bytes) -> Response:
+        assert self.cloud is not None
+        cloud = self.cloud
+        try:
+            data = json.loads(body or b"{}")
+            unknown = set(data) - {"spot_in_schema", "spot_terminate_after", "no_capacity_answer"}
+            if unknown:
+                raise ValueError(f"unknown switches: {', '.join(sorted(unknown))}")
+            if "no_capacity_answer" in data:
+                cloud.set_no_capacity_answer(str(data["no_capacity_answer"]))
+        except (ValueError, TypeError, AttributeError) as error:
+            return _json(400, {"message": f"bad switch request: {error}"})
+        if "spot_in_schema" in data:
+            cloud.remove_spot_from_schema(not data["spot_in_schema"])
+        if "spot_terminate_after" in data:
+            cloud.refuse_spot_terminate_after(not data["spot_terminate_after"])
+        return _json(
+            200,
+            {
+                "spot_in_schema": cloud.spot_in_schema,
+                "spot_terminate_after": cloud.spot_terminate_after,
+                "no_capacity_answer": cloud.no_capacity_answer,
+            },
+        )

@@ -58,6 +58,17 @@ class CloudError(Exception):
         self.extensions: dict[str, Any] = {"code": code, **details} if code else {}
 
 
+class NoRoomError(CloudError):
+    """No capacity for a create; the API answers it as ``no_capacity_answer`` says."""
+
+
+# How a create with no room may be answered (SimConfig.no_capacity_answer).
+NO_CAPACITY_ANSWERS = ("message", "null", "supply_constraint")
+# The stand-in's own words: the real text of a SUPPLY_CONSTRAINT error is unknown, so
+# this one names no rule a client could match; only the code says "no capacity".
+SUPPLY_CONSTRAINT_MESSAGE = "The requested GPUs cannot be supplied right now."
+
+
 def random_id(length: int = 14) -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
 
@@ -188,7 +199,10 @@ class Cloud:
             for cloud in CLOUDS
             for spot in (False, True)
         }
-        self.spot_withdrawn = not config.spot
+        self.spot_withdrawn = not config.spot or not config.spot_in_schema
+        self.spot_in_schema = config.spot_in_schema
+        self.spot_terminate_after = config.spot_terminate_after
+        self.no_capacity_answer = _no_capacity_answer(config.no_capacity_answer)
         self.pods: dict[str, Pod] = {}
         self._lock = threading.RLock()
         self._threads: list[threading.Thread] = []
@@ -218,6 +232,21 @@ class Cloud:
     def withdraw_spot(self, withdrawn: bool = True) -> None:
         with self._lock:
             self.spot_withdrawn = withdrawn
+
+    def remove_spot_from_schema(self, removed: bool = True) -> None:
+        """Spot leaves the API: its mutation and price fields fail validation, and
+        there is no spot capacity either."""
+        with self._lock:
+            self.spot_in_schema = not removed
+            self.spot_withdrawn = removed
+
+    def refuse_spot_terminate_after(self, refused: bool = True) -> None:
+        with self._lock:
+            self.spot_terminate_after = not refused
+
+    def set_no_capacity_answer(self, answer: str) -> None:
+        with self._lock:
+            self.no_capacity_answer = _no_capacity_answer(answer)
 
     def set_gpu_type(self, gpu_type: GpuType) -> None:
         with self._lock:
@@ -252,6 +281,26 @@ class Cloud:
         with self._lock:
             types = [g for g in self.gpu_types.values() if ids is None or g.id in ids]
             return [self._gpu_type_view(g) for g in types]
+
+    def data_center_views(self) -> list[dict[str, Any]]:
+        """One data centre per cloud, listing every GPU type with its stock there."""
+        with self._lock:
+            return [
+                {
+                    "id": _LOCATIONS[cloud],
+                    "name": f"Stand-in {cloud.lower()} cloud",
+                    "location": _LOCATIONS[cloud],
+                    "gpuAvailability": [
+                        {
+                            "gpuTypeId": gpu.id,
+                            "displayName": gpu.display_name,
+                            "stockStatus": _stock(self.free[(gpu.id, cloud, False)]),
+                        }
+                        for gpu in self.gpu_types.values()
+                    ],
+                }
+                for cloud in CLOUDS
+            ]
 
     def _gpu_type_view(self, gpu: GpuType) -> dict[str, Any]:
         def lowest_price(_info: Any, input: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -293,7 +342,7 @@ class Cloud:
             if gpu.stock_status is not None:
                 stock: str | None = gpu.stock_status
             else:
-                stock = "High" if free >= 8 else "Medium" if free >= 3 else "Low" if free else None
+                stock = _stock(free)
             count = max(1, int(query.get("gpuCount") or 1))
             return {
                 "gpuName": gpu.display_name,
@@ -317,7 +366,7 @@ class Cloud:
                 if pod.expose_ssh:
                     ports.append(
                         {
-                            "ip": "127.0.0.1" if pod.public_ip else _PRIVATE_IP,
+                            "ip": self.config.host if pod.public_ip else _PRIVATE_IP,
                             "isIpPublic": pod.public_ip,
                             "privatePort": 22,
                             "publicPort": port,
@@ -461,7 +510,7 @@ class Cloud:
         pod_host_id = f"{pod_id}-{secrets.randbelow(10**8):08d}"
         session_env = {
             "RUNPOD_API_KEY": api_key,
-            "RUNPOD_PUBLIC_IP": "127.0.0.1",
+            "RUNPOD_PUBLIC_IP": self.config.host,
             "RUNPOD_GPU_COUNT": str(count),
             "RUNPOD_POD_HOSTNAME": pod_host_id,
             **self.session_env,
@@ -474,6 +523,7 @@ class Cloud:
             clock=self.clock,
             sshd_path=self.config.sshd_path,
             keygen_path=self.config.ssh_keygen_path,
+            host=self.config.host,
         )
         return _Machine(pod_id, count, env, api_key, pod_host_id, sshd)
 
@@ -494,7 +544,7 @@ class Cloud:
         with self._lock:
             gpu = self.gpu_types.get(gpu_id) if isinstance(gpu_id, str) else None
             if gpu is None or count > gpu.max_gpu_count or (spot and self.spot_withdrawn):
-                raise CloudError(no_room)
+                raise NoRoomError(no_room)
             too_low: float | None = None
             for cloud in clouds:
                 price = self._spot_price(gpu, cloud) if spot else self._price(gpu, cloud)
@@ -509,7 +559,7 @@ class Cloud:
                 )
             if too_low is not None:
                 raise CloudError(BID_TOO_LOW, "BID_TOO_LOW", bidPrice=bid, minimumBid=too_low)
-            raise CloudError(no_room)
+            raise NoRoomError(no_room)
 
     def _new_pod(
         self,
@@ -743,6 +793,16 @@ class Cloud:
             pods = list(self.pods.values())
         for pod in pods:
             self._teardown(pod)
+
+
+def _stock(free: int) -> str | None:
+    return "High" if free >= 8 else "Medium" if free >= 3 else "Low" if free else None
+
+
+def _no_capacity_answer(answer: str) -> str:
+    if answer not in NO_CAPACITY_ANSWERS:
+        raise ValueError(f"no_capacity_answer must be one of {', '.join(NO_CAPACITY_ANSWERS)}")
+    return answer
 
 
 def _deep_copy(value: Any) -> Any:

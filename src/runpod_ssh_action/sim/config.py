@@ -50,6 +50,19 @@ class SimConfig:
     ``rate_limit_per_minute``/``rate_limit_per_second``: the budget when enforced.
     ``github``: mount the GitHub REST side and the runner release. ``owner``/``repo``:
     the repository the GitHub side knows. ``sshd_path``/``ssh_keygen_path``: OpenSSH.
+    ``host``: the IPv4 address the APIs and the pods' sshd listen on and are reached at
+    (a Docker container action reaches the host at the bridge's gateway, not at
+    127.0.0.1). ``cert_names``: more names the HTTPS certificate is valid for.
+
+    How the real API has changed, or answers, as switches (see ``Cloud``):
+    ``spot_in_schema`` False is spot taken out of the GraphQL schema (RunPod said in
+    April 2026 that ``podRentInterruptable`` "is being removed"): asking for it, or for
+    the spot price fields, is HTTP 400 GRAPHQL_VALIDATION_FAILED.
+    ``spot_terminate_after`` False is ``PodRentInterruptableInput`` without
+    ``terminateAfter`` (no official source shows the field there).
+    ``no_capacity_answer``: how a create with no room is answered: ``"message"``
+    (errors[] with RunPod's words), ``"null"`` (the mutation's field null, no errors)
+    or ``"supply_constraint"`` (``extensions.code: SUPPLY_CONSTRAINT``).
     """
 
     tls: bool = True
@@ -59,11 +72,16 @@ class SimConfig:
     rate_limit_per_minute: int = 100
     rate_limit_per_second: int = 10
     spot: bool = True
+    spot_in_schema: bool = True
+    spot_terminate_after: bool = True
+    no_capacity_answer: str = "message"
     free_gpus: int = 8
     timeout_hold: float = 60.0
     github: bool = True
     owner: str = "octo-org"
     repo: str = "gpu-ci"
     gpu_types: tuple[GpuType, ...] = field(default=DEFAULT_GPU_TYPES)
+    host: str = "127.0.0.1"
+    cert_names: tuple[str, ...] = ()
     sshd_path: str = "/usr/sbin/sshd"
     ssh_keygen_path: str = "/usr/bin/ssh-keygen"

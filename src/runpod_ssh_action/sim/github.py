@@ -40,7 +40,15 @@ from .github_auth import (
 )
 from .github_routes import Route, match
 from .github_runners import DEFAULT_GROUP_ID, DEFAULT_GROUP_NAME, Fleet, GitHubError, Runner
-from .runner_release import build_runner_tarball, download_path, tarball_name
+from .runner_release import (
+    SIM_RUNNER_VERSION,
+    build_runner_tarball,
+    deprecated_message,
+    download_path,
+    release_json,
+    tarball_name,
+    version_key,
+)
 
 DOCS = "https://docs.github.com/rest"
 SUPPORTED_API_VERSIONS = frozenset({"2022-11-28", "2026-03-10"})
@@ -138,11 +146,16 @@ class GitHubSim:
         self._tokens: dict[str, InstallationToken] = {}
         self._runner_tokens: dict[str, _RunnerToken] = {}
         self._runs: dict[int, dict[str, Any]] = {}
+        # The organization's runner groups by id; a repository has only the default.
+        self._runner_groups: dict[int, str] = {DEFAULT_GROUP_ID: DEFAULT_GROUP_NAME}
         self._missing_permission = False
         self._rate_used = 0
         self._rate_forced: int | None = None
         self._rate_reset = clock_now() + RATE_WINDOW
         self.runner_tarball = build_runner_tarball()
+        # Every release the stand-in publishes; the newest is ``releases/latest``.
+        self._releases = {SIM_RUNNER_VERSION: self.runner_tarball}
+        self._min_runner_version = ""
         self.issued_tokens: list[str] = []
         self.revoked_tokens: set[str] = set()
         self.rest_calls: list[RestCall] = []
@@ -193,6 +206,11 @@ class GitHubSim:
         with self._fleet.changed:
             self._fleet.online_delay = seconds
 
+    def add_runner_group(self, group_id: int, name: str) -> None:
+        """Create a runner group in the organization (runners of any repository may use it)."""
+        with self._lock:
+            self._runner_groups[group_id] = name
+
     def set_missing_permission(self, flag: bool) -> None:
         """Take the runner permissions away from the App installation and the PAT."""
         with self._lock:
@@ -216,8 +234,25 @@ class GitHubSim:
             run = self._runs.setdefault(run_id, {"id": run_id, "created_at": stamp})
             run.update(status=status, conclusion=conclusion, updated_at=stamp)
 
-    def runner_download_url(self) -> str:
-        return self._base_url() + download_path(self.runner_tarball[0])
+    def runner_download_url(self, version: str = "") -> str:
+        return self._base_url() + download_path(version or self.runner_tarball[0])
+
+    def add_runner_release(self, version: str) -> tuple[str, str, bytes]:
+        """Publish another runner release (older or newer); returns its tarball."""
+        with self._lock:
+            if version not in self._releases:
+                self._releases[version] = build_runner_tarball(version)
+            return self._releases[version]
+
+    def runner_release(self, version: str) -> tuple[str, str, bytes] | None:
+        with self._lock:
+            return self._releases.get(version)
+
+    def set_min_runner_version(self, version: str) -> None:
+        """Refuse runners older than ``version`` at their first message poll, as GitHub
+        does about 30 days after a newer release; "" accepts every version."""
+        with self._lock:
+            self._min_runner_version = version
 
     # --- requests -----------------------------------------------------------------------
 
@@ -469,7 +504,7 @@ class GitHubSim:
         group = body.get("runner_group_id")
         if not isinstance(group, int) or isinstance(group, bool):
             raise GitHubError(422, 'Invalid request.\n\n"runner_group_id" wasn\'t supplied.')
-        if group != DEFAULT_GROUP_ID:
+        if self._group_name(call.scope, group) is None:
             raise GitHubError(404, "Not Found")
         labels = _labels(body.get("labels"), required=True)
         work_folder = body.get("work_folder", "_work")
@@ -477,8 +512,18 @@ class GitHubSim:
             raise GitHubError(
                 422, "Invalid request.\n\nFor 'properties/work_folder', not a string."
             )
+        # The runner gets exactly the labels asked for: the OpenAPI description calls
+        # them "the custom labels to add to the runner", and the runner's JIT path
+        # (actions/runner src/Runner.Listener/Runner.cs) only writes the config files,
+        # so nothing adds self-hosted, Linux or X64.
         runner = self._fleet.register(
-            scope=call.scope, name=name, labels=labels, ephemeral=True, work_folder=work_folder
+            scope=call.scope,
+            name=name,
+            labels=labels,
+            ephemeral=True,
+            work_folder=work_folder,
+            default_labels=False,
+            group_id=group,
         )
         config = {
             "runner_id": runner.id,
@@ -557,6 +602,47 @@ class GitHubSim:
         self._fleet.delete(call.scope, int(call.params["runner_id"]))
         return 204, None, {}
 
+    def _do_get_runner_group(self, call: _Call) -> tuple[int, Any, dict[str, str]]:
+        self._require(call, "organization_self_hosted_runners", "read")
+        group_id = int(call.params["runner_group_id"])
+        name = self._group_name("org", group_id)
+        if name is None:
+            raise GitHubError(404, "Not Found")
+        base = f"{self._base_url()}/orgs/{self.owner}/actions/runner-groups/{group_id}"
+        return (
+            200,
+            {
+                "id": group_id,
+                "name": name,
+                "visibility": "all",
+                "default": group_id == DEFAULT_GROUP_ID,
+                "runners_url": f"{base}/runners",
+                "hosted_runners_url": f"{base}/hosted-runners",
+                "network_configuration_id": None,
+                "inherited": False,
+                "allows_public_repositories": False,
+                "restricted_to_workflows": False,
+                "selected_workflows": [],
+                "workflow_restrictions_read_only": False,
+            },
+            {},
+        )
+
+    def _group_name(self, scope: str, group_id: int) -> str | None:
+        with self._lock:
+            if scope == "repo" and group_id != DEFAULT_GROUP_ID:
+                return None
+            return self._runner_groups.get(group_id)
+
+    def _group_by_name(self, scope: str, name: str) -> int | None:
+        """config.sh matches a group's name ignoring case (actions/runner
+        src/Runner.Listener/Configuration/ConfigurationManager.cs)."""
+        with self._lock:
+            for group_id, group_name in self._runner_groups.items():
+                if group_name.lower() == name.lower() and self._group_name(scope, group_id):
+                    return group_id
+            return None
+
     def _do_get_workflow_run(self, call: _Call) -> tuple[int, Any, dict[str, str]]:
         self._require(call, "actions", "read")
         with self._lock:
@@ -582,6 +668,7 @@ class GitHubSim:
         elif action == "disconnect":
             self._fleet.disconnect(runner_id, secret)
         elif action == "poll":
+            self._refuse_old_runner(call)
             wait = _float_query(call.query, "wait", 0.0)
             job = self._fleet.poll(runner_id, secret, wait)
             if job is not None:
@@ -596,6 +683,17 @@ class GitHubSim:
             self._fleet.complete(runner_id, secret, call.params["job_id"], exit_code, output)
         return _json_reply(204, None)
 
+    def _refuse_old_runner(self, call: _Call) -> None:
+        """GitHub's broker refuses a message poll from a deprecated runner version: the
+        runner sends its version with each poll (actions/runner
+        src/Sdk/WebApi/WebApi/BrokerHttpClient.cs, ``runnerVersion``) and gets
+        ``RunnerVersionTooOld``, which it reports and exits on (Program.cs)."""
+        version = (call.query.get("runnerVersion") or [""])[0]
+        with self._lock:
+            minimum = self._min_runner_version
+        if minimum and (not version or version_key(version) < version_key(minimum)):
+            raise GitHubError(403, deprecated_message(version or "unknown"))
+
     def _take_runner_token(self, call: _Call, kind: str) -> _RunnerToken:
         scheme, _, token = call.headers.get("authorization", "").partition(" ")
         with self._lock:
@@ -608,7 +706,8 @@ class GitHubSim:
         token = self._take_runner_token(call, "registration")
         body = call.json()
         group = body.get("runner_group") or DEFAULT_GROUP_NAME
-        if not isinstance(group, str) or group.lower() != DEFAULT_GROUP_NAME.lower():
+        group_id = self._group_by_name(token.scope, group) if isinstance(group, str) else None
+        if group_id is None:
             raise GitHubError(404, f'Could not find any self-hosted runner group named "{group}".')
         work_folder = body.get("work_folder") or "_work"
         if not isinstance(work_folder, str):
@@ -621,6 +720,7 @@ class GitHubSim:
             work_folder=work_folder,
             replace=body.get("replace") is True,
             default_labels=body.get("no_default_labels") is not True,
+            group_id=group_id,
         )
         with self._lock:
             self.registrations.append(
@@ -652,11 +752,30 @@ class GitHubSim:
 
     # --- the runner release ------------------------------------------------------------
 
+    def _do_get_latest_release(self, call: _Call) -> tuple[int, Any, dict[str, str]]:
+        with self._lock:
+            newest = max(self._releases, key=version_key)
+        return 200, self._release_json(newest), {}
+
+    def _do_get_release_by_tag(self, call: _Call) -> tuple[int, Any, dict[str, str]]:
+        tag = call.params["tag"]
+        with self._lock:
+            known = tag.startswith("v") and tag[1:] in self._releases
+        if not known:
+            raise GitHubError(404, "Not Found")
+        return 200, self._release_json(tag[1:]), {}
+
+    def _release_json(self, version: str) -> dict[str, Any]:
+        _, digest, _ = self._releases[version]
+        return release_json(version, digest, self.runner_download_url(version))
+
     def _release(self, call: _Call) -> Reply:
-        version, digest, data = self.runner_tarball
         name = call.params["file"]
-        if name != tarball_name(version) or call.params.get("version", version) != version:
+        wanted = call.params.get("version") or name.removeprefix("actions-runner-linux-x64-")
+        found = self.runner_release(wanted.removesuffix(".tar.gz"))
+        if found is None or name != tarball_name(found[0]):
             return Reply(404, {"content-type": "text/plain; charset=utf-8"}, b"Not Found")
+        _, digest, data = found
         if call.route.action == "release_download":
             location = f"{self._base_url()}/_sim/release-assets/{name}"
             return Reply(302, {"location": location, "content-length": "0"}, b"")

@@ -105,11 +105,34 @@ ROUTES = (
         "delete_runner",
         "token",
     ),
+    # Runner groups exist only for organizations (and enterprises).
+    _route(
+        "GET",
+        r"/orgs/(?P<org>[^/]+)/actions/runner-groups/(?P<runner_group_id>\d+)",
+        "actions/get-self-hosted-runner-group-for-org",
+        "get_runner_group",
+        "token",
+    ),
     _route(
         "GET",
         r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/actions/runs/(?P<run_id>\d+)",
         "actions/get-workflow-run",
         "get_workflow_run",
+        "token",
+    ),
+    # The runner's own releases, read like any public repository's.
+    _route(
+        "GET",
+        r"/repos/actions/runner/releases/latest",
+        "repos/get-latest-release",
+        "get_latest_release",
+        "token",
+    ),
+    _route(
+        "GET",
+        r"/repos/actions/runner/releases/tags/(?P<tag>[^/]+)",
+        "repos/get-release-by-tag",
+        "get_release_by_tag",
         "token",
     ),
     _route("POST", r"/_sim/runner/register", "runner/register", "register", "public"),

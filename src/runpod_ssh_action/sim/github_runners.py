@@ -25,6 +25,9 @@ MAX_POLL_WAIT = 10.0
 MAX_OUTPUT = 1 << 20
 DEFAULT_GROUP_ID = 1
 DEFAULT_GROUP_NAME = "Default"
+# What config.sh adds unless given --no-default-labels (actions/runner
+# src/Runner.Listener/Configuration/ConfigurationManager.cs, CreateNewAgent); a JIT
+# registration gets only the labels in its request.
 READ_ONLY_LABELS = ("self-hosted", "linux", "x64")
 
 
@@ -47,6 +50,7 @@ class Runner:
     ephemeral: bool
     work_folder: str
     secret: str = field(repr=False)
+    group_id: int = DEFAULT_GROUP_ID
     connected: bool = False
     connected_at: float = 0.0
     last_seen: float = 0.0
@@ -93,6 +97,7 @@ class Fleet:
         work_folder: str,
         replace: bool = False,
         default_labels: bool = True,
+        group_id: int = DEFAULT_GROUP_ID,
     ) -> Runner:
         with self.changed:
             existing = self.by_name(scope, name)
@@ -111,6 +116,7 @@ class Fleet:
                 ephemeral=ephemeral,
                 work_folder=work_folder,
                 secret=secrets.token_urlsafe(32),
+                group_id=group_id,
             )
             self._next_runner_id += 1
             self._runners[runner.id] = runner
@@ -177,7 +183,7 @@ class Fleet:
                 "status": "online" if self.is_online(runner) else "offline",
                 "busy": runner.job_id is not None,
                 "ephemeral": runner.ephemeral,
-                "runner_group_id": DEFAULT_GROUP_ID,
+                "runner_group_id": runner.group_id,
                 "labels": labels,
             }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import secrets
 import shutil
@@ -106,7 +107,7 @@ class StandIn:
         (self._runtime_dir / "pods").mkdir(mode=0o755)
         session_env: dict[str, str] = {}
         if config.tls:
-            self._tls = issue(self._runtime_dir)
+            self._tls = issue(self._runtime_dir, (config.host, *config.cert_names))
             ca = str(self._tls.ca_bundle)
             session_env = {"SSL_CERT_FILE": ca, "CURL_CA_BUNDLE": ca, "REQUESTS_CA_BUNDLE": ca}
 
@@ -126,7 +127,7 @@ class StandIn:
         )
         self._runpod = self._endpoint(
             RunPodApp(self._cloud, on_error=self._internal_error, rate_limit=limiter),
-            admin=Admin(self.admin_token, self.faults, self.recorder, self.all_pods),
+            admin=Admin(self.admin_token, self.faults, self.recorder, self.all_pods, self._cloud),
         )
         if config.github:
             endpoint_box: list[Endpoint] = []
@@ -156,6 +157,7 @@ class StandIn:
             on_error=self._internal_error,
             tls=self._tls.context if self._tls else None,
             admin=admin,
+            host=self.config.host,
         )
 
     def close(self, raise_errors: bool = True) -> None:
@@ -248,6 +250,15 @@ class StandIn:
     def runner_download_url(self) -> str:
         return self.github.runner_download_url()
 
+    def add_runner_release(self, version: str) -> str:
+        """Publish another runner release at the stand-in; returns its SHA-256."""
+        return self.github.add_runner_release(version)[1]
+
+    def refuse_runners_below(self, version: str) -> None:
+        """GitHub's expiry of old runner versions: a runner older than ``version`` is
+        refused at its first message poll with GitHub's message ("" to stop)."""
+        self.github.set_min_runner_version(version)
+
     @property
     def ssh_user(self) -> str:
         return login_user()
@@ -269,6 +280,7 @@ class StandIn:
         *,
         run_id: str | int | None = None,
         run_attempt: str | int = 1,
+        repository_visibility: str = "private",
         **inputs: str | int | float | bool | None,
     ) -> dict[str, str]:
         """The environment GitHub gives the action's container, for this stand-in.
@@ -278,7 +290,9 @@ class StandIn:
         unless given; an input given as None is left out. Each call gets a new run id
         (unless ``run_id`` is given) and fresh ``GITHUB_OUTPUT``/``GITHUB_STATE``/
         ``GITHUB_STEP_SUMMARY``/``GITHUB_ENV`` files, ``RUNNER_TEMP`` and ``HOME``
-        under the workdir. Merge it over ``os.environ`` to run the action.
+        under the workdir, and an event payload at ``GITHUB_EVENT_PATH`` whose repository
+        has ``repository_visibility`` (public, private or internal). Merge it over
+        ``os.environ`` to run the action.
         """
         defaults: dict[str, str | int | float | bool | None] = {
             "runpod-api-key": self.runpod_api_key
@@ -288,8 +302,6 @@ class StandIn:
                 {
                     "github-app-id": self.app_id,
                     "github-app-private-key": self.app_private_key_pem,
-                    "runner-download-url": self.runner_download_url,
-                    "runner-sha256": self.runner_sha256,
                 }
             )
         defaults.update({name.replace("_", "-"): value for name, value in inputs.items()})
@@ -310,6 +322,7 @@ class StandIn:
         for path in files.values():
             path.touch()
         env.update({name: str(path) for name, path in files.items()})
+        env["GITHUB_EVENT_PATH"] = str(self._event_payload(run, repository_visibility))
         github_url = self.github_api_url if self._github is not None else "https://github.invalid"
         env.update(
             {
@@ -321,7 +334,7 @@ class StandIn:
                 "GITHUB_JOB": "gpu",
                 "GITHUB_API_URL": github_url,
                 "GITHUB_SERVER_URL": github_url,
-                "RUNPOD_API_URL": self.runpod_url,
+                "RUNPOD_GRAPHQL_URL": self.runpod_url,
                 "RUNNER_TEMP": str(run / "runner_temp"),
                 "HOME": str(run / "home"),
                 "GITHUB_WORKSPACE": str(run / "workspace"),
@@ -330,6 +343,21 @@ class StandIn:
         if self.ca_bundle:
             env["REQUESTS_CA_BUNDLE"] = self.ca_bundle
         return env
+
+    def _event_payload(self, run: Path, visibility: str) -> Path:
+        """The webhook payload the runner writes for the workflow's event; only its
+        ``repository`` object, whose ``private`` and ``visibility`` fields GitHub's
+        webhook schema (``repository-webhooks``) defines."""
+        path = run / "event.json"
+        repository = {
+            "full_name": self.repo,
+            "name": self.config.repo,
+            "owner": {"login": self.config.owner},
+            "private": visibility != "public",
+            "visibility": visibility,
+        }
+        path.write_text(json.dumps({"repository": repository}), encoding="utf-8")
+        return path
 
     # --- pods, capacity, faults, record ---------------------------------------------
 
@@ -365,6 +393,21 @@ class StandIn:
         """Spot gone as RunPod announced: podRentInterruptable finds no instances,
         spot prices and minimumBidPrice read null."""
         self.cloud.withdraw_spot(withdrawn)
+
+    def remove_spot_from_schema(self, removed: bool = True) -> None:
+        """Spot leaves RunPod's API: podRentInterruptable and the spot price fields
+        fail validation (HTTP 400 GRAPHQL_VALIDATION_FAILED), and no spot is sold."""
+        self.cloud.remove_spot_from_schema(removed)
+
+    def refuse_spot_terminate_after(self, refused: bool = True) -> None:
+        """PodRentInterruptableInput without terminateAfter: a spot create that sends
+        it is refused with HTTP 400."""
+        self.cloud.refuse_spot_terminate_after(refused)
+
+    def set_no_capacity_answer(self, answer: str) -> None:
+        """How a create with no room is answered: "message", "null" or
+        "supply_constraint"."""
+        self.cloud.set_no_capacity_answer(answer)
 
     def set_prices(self, gpu: str, **changes: Any) -> None:
         """Change ``GpuType`` fields, e.g. ``secure_spot_price=0.5, minimum_bid=0.4``."""

@@ -13,12 +13,21 @@ field. A pod's key stops working (HTTP 401) once the pod is terminated.
 
 The operation of a request, used for faults and the record, is its first root field
 ("pod" for an aliased multi-pod query).
+
+The schema follows the cloud's switches: with spot taken out of the API, its mutations
+and price fields are gone and graphql-core itself refuses a request that names them,
+answered the way RunPod's Apollo server does (HTTP 400, ``extensions.code:
+GRAPHQL_VALIDATION_FAILED``, graphql-js's double-quoted names; e.g. a live probe in
+artokun/comfyui-mcp#2016 got 'Field "allowedCudaVersions" is not defined by type
+"PodResumeInput".', and runpod/runpod-plugins-official#56 an HTTP 400 for an input
+field the type lacks).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -27,6 +36,8 @@ from typing import Any, TypeVar
 from graphql import (
     FieldNode,
     GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
@@ -40,7 +51,15 @@ from graphql import (
 from graphql.language import DocumentNode, ValueNode
 from graphql.utilities import get_operation_ast
 
-from .cloud import UNAUTHORIZED, Cloud, CloudError, parse_time
+from .cloud import (
+    NO_INSTANCES,
+    SUPPLY_CONSTRAINT_MESSAGE,
+    UNAUTHORIZED,
+    Cloud,
+    CloudError,
+    NoRoomError,
+    parse_time,
+)
 from .ratelimit import KeyRateLimit
 from .server import Request, Response, retry_after_header
 
@@ -49,9 +68,37 @@ INVALID_OPERATION = "invalid"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def load_schema() -> GraphQLSchema:
+# What leaves the schema with spot (RunPod, April 2026: "is being removed").
+SPOT_MUTATIONS = ("podRentInterruptable", "podBidResume")
+SPOT_INPUTS = ("PodRentInterruptableInput", "PodBidResumeInput")
+SPOT_FIELDS = {
+    "GpuType": ("secureSpotPrice", "communitySpotPrice"),
+    "LowestPrice": ("minimumBidPrice",),
+}
+
+
+def load_schema(*, spot: bool = True, spot_terminate_after: bool = True) -> GraphQLSchema:
+    """The stand-in's schema; ``spot`` False drops spot from it, ``spot_terminate_after``
+    False drops ``terminateAfter`` from the spot create input."""
     sdl = resources.files(__package__).joinpath("runpod.graphql").read_text()
     schema = build_schema(sdl)
+    # A freshly built schema is this call's own, so its field maps may be pruned.
+    if not spot:
+        mutation = schema.mutation_type
+        assert mutation is not None
+        for name in SPOT_MUTATIONS:
+            del mutation.fields[name]
+        for name in SPOT_INPUTS:
+            del schema.type_map[name]
+        for type_name, fields in SPOT_FIELDS.items():
+            owner = schema.type_map[type_name]
+            assert isinstance(owner, GraphQLObjectType)
+            for name in fields:
+                del owner.fields[name]
+    elif not spot_terminate_after:
+        spot_input = schema.type_map["PodRentInterruptableInput"]
+        assert isinstance(spot_input, GraphQLInputObjectType)
+        del spot_input.fields["terminateAfter"]
     date_time = schema.type_map["DateTime"]
     assert isinstance(date_time, GraphQLScalarType)
     # The SDL only names the scalar; without these any literal would pass as a date.
@@ -146,7 +193,18 @@ class Root:
             "pubKey": "",
             "pods": [self.cloud.pod_view(p) for p in pods],
             "networkVolumes": [],
+            "clientBalance": 100.0,
+            "currentSpendPerHr": sum(p.cost_per_hr for p in pods if p.holds_gpus),
+            "spendLimit": 80,
+            "notifyPodsStale": True,
+            "notifyPodsGeneral": True,
+            "notifyLowBalance": True,
         }
+
+    @_resolver
+    def dataCenters(self, info: GraphQLResolveInfo) -> list[dict[str, Any]]:  # noqa: N802
+        self._account_only(info)
+        return self.cloud.data_center_views()
 
     @_resolver
     def pod(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any] | None:
@@ -169,23 +227,41 @@ class Root:
 
     def _create(
         self, info: GraphQLResolveInfo, inputs: dict[str, Any], spot: bool
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         context = self._account_only(info)
-        pod = self.cloud.create(inputs, spot=spot, operation=info.field_name)
+        try:
+            pod = self.cloud.create(inputs, spot=spot, operation=info.field_name)
+        except NoRoomError:
+            answer = self.cloud.no_capacity_answer
+            if answer == "null":
+                return None
+            if answer == "supply_constraint":
+                raise GraphQLError(
+                    SUPPLY_CONSTRAINT_MESSAGE, extensions={"code": "SUPPLY_CONSTRAINT"}
+                ) from None
+            raise
         context.pod_ids.append(pod.id)
         return self.cloud.pod_view(pod)
 
     @_resolver
     def podRentInterruptable(  # noqa: N802 - GraphQL field name
         self, info: GraphQLResolveInfo, input: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         return self._create(info, input, spot=True)
 
     @_resolver
     def podFindAndDeployOnDemand(  # noqa: N802 - GraphQL field name
         self, info: GraphQLResolveInfo, input: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         return self._create(info, input or {}, spot=False)
+
+    @_resolver
+    def deployCpuPod(  # noqa: N802 - GraphQL field name
+        self, info: GraphQLResolveInfo, input: dict[str, Any]
+    ) -> None:
+        # The stand-in sells GPUs only: a CPU pod finds no room, in RunPod's words.
+        self._account_only(info)
+        raise CloudError(NO_INSTANCES)
 
     @_resolver
     def podResume(  # noqa: N802 - GraphQL field name
@@ -219,6 +295,16 @@ class Root:
         self.cloud.terminate(input["podId"])
 
 
+# graphql-core quotes names 'so', graphql-js (RunPod's server) "so".
+_QUOTED_NAME = re.compile(r"'(\$?[_A-Za-z][_0-9A-Za-z]*[!\]]*)'")
+
+
+def _js_formatted(error: GraphQLError) -> dict[str, Any]:
+    formatted = dict(error.formatted)
+    formatted["message"] = _QUOTED_NAME.sub(r'"\1"', error.message)
+    return formatted
+
+
 def _error(status: int, message: str, code: str) -> Response:
     return Response.json(status, {"errors": [{"message": message, "extensions": {"code": code}}]})
 
@@ -240,9 +326,18 @@ class RunPodApp:
         rate_limit: KeyRateLimit | None = None,
     ):
         self.cloud = cloud
-        self.schema = load_schema()
+        self._schemas = {
+            (spot, terminate_after): load_schema(spot=spot, spot_terminate_after=terminate_after)
+            for spot in (True, False)
+            for terminate_after in (True, False)
+        }
         self.root = Root(cloud, on_error)
         self.rate_limit = rate_limit
+
+    @property
+    def schema(self) -> GraphQLSchema:
+        """The schema as the cloud's switches have it now."""
+        return self._schemas[(self.cloud.spot_in_schema, self.cloud.spot_terminate_after)]
 
     def classify(self, request: Request) -> tuple[str, str]:
         try:
@@ -315,20 +410,21 @@ class RunPodApp:
             return _error(400, error.message, "GRAPHQL_PARSE_FAILED")
         except ValueError as error:
             return _error(400, str(error), "BAD_REQUEST")
-        problems = validate(self.schema, parsed.document)
+        schema = self.schema
+        problems = validate(schema, parsed.document)
         if problems:
             return Response.json(
                 400,
                 {
                     "errors": [
-                        {**p.formatted, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
+                        {**_js_formatted(p), "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
                         for p in problems
                     ]
                 },
             )
         context = Context(principal)
         result = execute_sync(
-            self.schema,
+            schema,
             parsed.document,
             root_value=self.root,
             context_value=context,
@@ -341,7 +437,8 @@ class RunPodApp:
             # every root field here is nullable.
             body = {
                 "errors": [
-                    {**e.formatted, "extensions": {"code": "BAD_USER_INPUT"}} for e in result.errors
+                    {**_js_formatted(e), "extensions": {"code": "BAD_USER_INPUT"}}
+                    for e in result.errors
                 ]
             }
             return Response.json(400, body, {})

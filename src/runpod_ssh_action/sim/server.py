@@ -1,6 +1,7 @@
 """The HTTP(S) base under every API of the stand-in.
 
-One ``Endpoint`` is one ``ThreadingHTTPServer`` on a free loopback port serving one
+One ``Endpoint`` is one ``ThreadingHTTPServer`` on a free port (of loopback unless
+told another address) serving one
 ``App``. The endpoint owns what all APIs share: TLS, reading requests, taking the
 next scheduled fault for the operation and acting it out (down to a TCP reset after
 the request was carried out), and recording every request. Apps only classify a
@@ -107,15 +108,17 @@ class Endpoint:
         on_error: Callable[[BaseException], None],
         tls: ssl.SSLContext | None = None,
         admin: Callable[[Request], Response] | None = None,
+        host: str = "127.0.0.1",
     ):
         self.app = app
+        self.host = host
         self.clock = clock
         self.faults = faults
         self.recorder = recorder
         self.timeout_hold = timeout_hold
         self.on_error = on_error
         self.admin = admin
-        self._server = _HttpServer(self, tls)
+        self._server = _HttpServer(self, tls, host)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -130,7 +133,7 @@ class Endpoint:
 
     @property
     def base_url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> None:
         self._thread.start()
@@ -151,17 +154,17 @@ class _HttpServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
 
-    def __init__(self, endpoint: Endpoint, tls: ssl.SSLContext | None):
+    def __init__(self, endpoint: Endpoint, tls: ssl.SSLContext | None, host: str):
         self.endpoint = endpoint
         self.tls = tls
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((host, 0), _Handler)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup we never need.
         TCPServer.server_bind(self)
-        self.server_name = "127.0.0.1"
+        self.server_name = str(self.server_address[0])
         self.server_port = int(self.server_address[1])
 
     def get_request(self) -> tuple[socket.socket, Any]:

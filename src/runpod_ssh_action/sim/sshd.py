@@ -86,9 +86,9 @@ def _password_locked(name: str) -> bool:
     return False
 
 
-def _free_port() -> int:
+def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((host, 0))
         return int(probe.getsockname()[1])
 
 
@@ -115,8 +115,10 @@ class PodSshd:
         clock: Clock,
         sshd_path: str,
         keygen_path: str,
+        host: str = "127.0.0.1",
     ):
         self.pod_id = pod_id
+        self.host = host
         self.directory = directory
         self.clock = clock
         self.sshd_path = sshd_path
@@ -172,7 +174,7 @@ class PodSshd:
         for _ in range(attempts):
             # The port is free when probed, but another process may take it before
             # sshd binds; sshd then exits and the next attempt picks another.
-            port = _free_port()
+            port = _free_port(self.host)
             listening = self._launch(port)
             if listening.wait(timeout) and self.running:
                 self.port = port
@@ -194,7 +196,7 @@ class PodSshd:
             "\n".join(
                 [
                     f"Port {port}",
-                    "ListenAddress 127.0.0.1",
+                    f"ListenAddress {self.host}",
                     f"HostKey {_quote(str(self.host_key))}",
                     f"AuthorizedKeysFile {_quote(str(self.authorized_keys))}",
                     f"PidFile {_quote(str(self.directory / 'sshd.pid'))}",

@@ -1,10 +1,11 @@
-"""A private CA and a loopback server certificate for the stand-in's HTTPS."""
+"""A private CA and a server certificate for the stand-in's HTTPS."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +24,11 @@ class ServerTls:
     context: ssl.SSLContext
 
 
-def issue(directory: Path) -> ServerTls:
-    """Make a CA and a certificate for 127.0.0.1 and localhost under ``directory``."""
+def issue(directory: Path, names: Sequence[str] = ()) -> ServerTls:
+    """Make a CA and a certificate for 127.0.0.1, localhost and ``names`` (addresses
+    or host names) under ``directory``."""
     ca = trustme.CA(organization_name="runpod-ssh-action stand-in")
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    leaf = ca.issue_cert(*dict.fromkeys(("127.0.0.1", "localhost", *names)))
     ca_bundle = directory / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_bundle))
     ca_bundle.chmod(0o644)

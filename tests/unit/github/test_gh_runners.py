@@ -11,6 +11,7 @@ from responses import matchers
 from runpod_ssh_action.clock import FakeClock
 from runpod_ssh_action.errors import NetworkError
 from runpod_ssh_action.github import GitHubClient, Runner, RunnerScope
+from runpod_ssh_action.github.client import RunnerBusyError
 from runpod_ssh_action.github.errors import (
     BadCredentialsError,
     GitHubError,
@@ -101,6 +102,41 @@ def test_repo_runner_group_must_be_the_default(
     api.post(JIT_URL, status=404)
     with pytest.raises(RunnerGroupNotFoundError, match="set the runner group to 1"):
         pat_client.generate_jit_config(REPO, "rp-1", ["x"], runner_group_id=3)
+
+
+# --- runner groups ----------------------------------------------------------------
+
+GROUP_URL = f"{API}/orgs/octo/actions/runner-groups/2"
+
+
+def test_runner_group_name(api: responses.RequestsMock, pat_client: GitHubClient) -> None:
+    # The answer's shape is runner-groups-org in github/rest-api-description.
+    api.get(GROUP_URL, json={"id": 2, "name": "gpu", "visibility": "all", "default": False})
+    assert pat_client.runner_group_name(ORG, 2) == "gpu"
+    assert pat_client.metrics.snapshot()["actions/get-self-hosted-runner-group-for-org"]
+
+
+def test_unknown_runner_group(api: responses.RequestsMock, pat_client: GitHubClient) -> None:
+    api.get(GROUP_URL, json={"message": "Not Found"}, status=404)
+    with pytest.raises(RunnerGroupNotFoundError) as caught:
+        pat_client.runner_group_name(ORG, 2)
+    text = str(caught.value)
+    assert "organization octo has no runner group 2" in text
+    assert "Runner groups" in text
+
+
+def test_repositories_have_no_runner_groups(
+    api: responses.RequestsMock, pat_client: GitHubClient
+) -> None:
+    with pytest.raises(RunnerGroupNotFoundError, match="runner-group-id to 1"):
+        pat_client.runner_group_name(REPO, 2)
+    assert len(api.calls) == 0
+
+
+def test_runner_group_without_a_name(api: responses.RequestsMock, pat_client: GitHubClient) -> None:
+    api.get(GROUP_URL, json={"id": 2})
+    with pytest.raises(GitHubError, match="'name' is missing"):
+        pat_client.runner_group_name(ORG, 2)
 
 
 @pytest.mark.parametrize(
@@ -442,6 +478,26 @@ def test_deleting_a_busy_runner_quotes_github(
     )
     with pytest.raises(InvalidRequestError, match="still running a job"):
         pat_client.delete_runner(ORG, 77)
+
+
+def test_a_busy_runner_is_told_apart_from_a_wrong_request(
+    api: responses.RequestsMock, pat_client: GitHubClient
+) -> None:
+    # GitHub's words, as quoted by actions/actions-runner-controller
+    # (controllers/actions.summerwind.net/runner_graceful_stop.go), stray quote and all.
+    api.delete(
+        f"{RUNNERS}/77",
+        status=422,
+        json={"message": 'Bad request - Runner "rp-1" is still running a job"'},
+    )
+    api.delete(f"{RUNNERS}/78", status=422, json={"message": "Validation Failed"})
+    with pytest.raises(RunnerBusyError) as caught:
+        pat_client.delete_runner(REPO, 77)
+    assert (caught.value.runner_id, caught.value.runner_name) == (77, "rp-1")
+    assert "Change the setting" not in caught.value.sentence()
+    with pytest.raises(InvalidRequestError) as other:
+        pat_client.delete_runner(REPO, 78)
+    assert not isinstance(other.value, RunnerBusyError)
 
 
 def test_workflow_run(api: responses.RequestsMock, pat_client: GitHubClient) -> None:

@@ -18,6 +18,7 @@ CONSTANT_DOCUMENTS = {
     "STOP": queries.STOP,
     "TERMINATE": queries.TERMINATE,
     "GPU_TYPES": queries.GPU_TYPES,
+    "GPU_TYPES_NO_SPOT": queries.GPU_TYPES_NO_SPOT,
 }
 
 

@@ -70,7 +70,6 @@ def test_a_timeout_is_reconciled_too(client: RunPodClient, server: FakeRunPod) -
         Reply("bad gateway", status=502),
         INTERNAL,
         Reply("<html>not json</html>"),
-        {"data": {CREATE: None}},
     ],
 )
 def test_server_failures_after_acting_adopt(

@@ -148,7 +148,7 @@ def test_plain_http_is_refused_beyond_loopback(
 ) -> None:
     with pytest.raises(InputError) as caught:
         make_client(url=url)
-    assert caught.value.input_name == "RUNPOD_API_URL"
+    assert caught.value.input_name == "RUNPOD_GRAPHQL_URL"
 
 
 @pytest.mark.parametrize(
@@ -163,17 +163,32 @@ def test_plain_http_to_loopback_is_allowed(
 def test_the_endpoint_comes_from_the_environment(
     make_client: Callable[..., RunPodClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RUNPOD_API_URL", "https://runpod.example.test/graphql")
+    monkeypatch.delenv("RUNPOD_API_URL", raising=False)
+    monkeypatch.setenv("RUNPOD_GRAPHQL_URL", "https://runpod.example.test/graphql")
     assert make_client(url=None).url == "https://runpod.example.test/graphql"
-    monkeypatch.setenv("RUNPOD_API_URL", "http://runpod.example.test/graphql")
+    monkeypatch.setenv("RUNPOD_GRAPHQL_URL", "http://runpod.example.test/graphql")
     with pytest.raises(InputError):
         make_client(url=None)
+
+
+def test_runpod_api_url_names_the_graphql_endpoint_only_when_it_ends_in_graphql(
+    make_client: Callable[..., RunPodClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # To runpodctl RUNPOD_API_URL is the REST base (internal/configenv/configenv.go).
+    monkeypatch.delenv("RUNPOD_GRAPHQL_URL", raising=False)
+    monkeypatch.setenv("RUNPOD_API_URL", "https://rest.runpod.io/v1")
+    assert make_client(url=None).url == DEFAULT_URL
+    monkeypatch.setenv("RUNPOD_API_URL", "https://runpod.example.test/graphql")
+    assert make_client(url=None).url == "https://runpod.example.test/graphql"
+    monkeypatch.setenv("RUNPOD_GRAPHQL_URL", "https://other.example.test/graphql")
+    assert make_client(url=None).url == "https://other.example.test/graphql"
 
 
 def test_the_default_endpoint(
     make_client: Callable[..., RunPodClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RUNPOD_API_URL", raising=False)
+    monkeypatch.delenv("RUNPOD_GRAPHQL_URL", raising=False)
     assert make_client(url=None).url == DEFAULT_URL == "https://api.runpod.io/graphql"
 
 

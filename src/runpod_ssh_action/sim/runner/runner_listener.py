@@ -277,11 +277,20 @@ class Session:
         while True:
             if self.deleted.is_set():
                 return self._deleted()
+            # Like the real listener, each poll says which version asks: GitHub refuses
+            # an expired one here, after "Listening for Jobs" (BrokerHttpClient.cs).
             status, payload = self.server.call_retrying(
-                "GET", f"{self.prefix}/job?wait={POLL_WAIT}", timeout=POLL_WAIT + 30
+                "GET",
+                f"{self.prefix}/job?wait={POLL_WAIT}&runnerVersion={runner_version()}",
+                timeout=POLL_WAIT + 30,
             )
             if status in (401, 404):
                 return self._deleted()
+            if status == 403:
+                message = payload.get("message") if isinstance(payload, dict) else None
+                self.log.say(f"An error occurred: {message or 'Forbidden'}")
+                self._disconnect()
+                return 1
             if status == 200 and isinstance(payload, dict):
                 self._run_job(payload)
                 if self.settings.ephemeral:
@@ -467,6 +476,14 @@ def configure(argv: list[str]) -> int:
         return 1
     name = args.name or socket.gethostname()
     labels = [label.strip() for label in (args.labels or "").split(",") if label.strip()]
+    if args.no_default_labels and not labels:
+        # As CreateNewAgent in actions/runner's ConfigurationManager.cs refuses it.
+        print(
+            "Disabling default labels via --no-default-labels without specifying --labels "
+            "is not supported",
+            flush=True,
+        )
+        return 1
     print("# Authentication\n", flush=True)
     server = Server(base_url, f"RemoteAuth {args.token}")
     try:
@@ -550,13 +567,26 @@ def remove(argv: list[str]) -> int:
     return 0
 
 
+def run_helper(code: int) -> int:
+    """What run.sh and run-helper.sh make of the listener's exit code (actions/runner
+    src/Misc/layoutroot): a terminated error (1) is reported and ends with status 0."""
+    if code == 0:
+        print("Runner listener exit with 0 return code, stop the service, no retry needed.")
+    elif code == 1:
+        print("Runner listener exit with terminated error, stop the service, no retry needed.")
+    else:
+        return code
+    print("Exiting runner...", flush=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     # A host with a non-UTF-8 locale must not turn a status line into a crash.
     sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
     if argv[:1] == ["configure"]:
         return configure(argv[1:])
     if argv[:1] == ["run"]:
-        return run(argv[1:])
+        return run_helper(run(argv[1:]))
     print("usage: runner_listener.py configure|run [options]", file=sys.stderr)
     return 2
 
