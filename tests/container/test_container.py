@@ -39,6 +39,7 @@ import runpod_ssh_action
 from runpod_ssh_action.sim import SimConfig, StandIn
 
 REPO = Path(__file__).resolve().parents[2]
+TEST_CONTAINER = "runpod-ssh-action-test-"
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
 
@@ -192,7 +193,7 @@ class Job:
         files = self.dirs[FILE_COMMANDS]
         step = Step(
             name=name,
-            container=f"runpod-ssh-action-test-{step_id[:12]}",
+            container=f"{TEST_CONTAINER}{step_id[:12]}",
             output=files / f"set_output_{step_id}",
             state=files / f"save_state_{step_id}",
             summary=files / f"step_summary_{step_id}",
@@ -486,9 +487,17 @@ def test_mask_commands_are_not_part_of_the_shown_log() -> None:
 
 # Kept last so that a stray container from a failed test above is reported, not hidden.
 def test_no_test_container_is_left_running(podman: Any) -> None:
-    listed = podman.podman("ps", "--all", "--format", "{{.Names}}")
-    leftovers = [name for name in listed.split() if name.startswith("runpod-ssh-action-test-")]
-    assert leftovers == []
+    def leftovers() -> list[str]:
+        listed = podman.podman("ps", "--all", "--format", "{{.Names}} {{.Status}}")
+        return [line for line in listed.splitlines() if line.startswith(TEST_CONTAINER)]
+
+    # `podman run --rm` removes an exited container in its own time (conmon's clean-up),
+    # so one that has just exited may still be listed for a moment; one still running a
+    # minute on is left behind.
+    deadline = time.monotonic() + 60
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert leftovers() == []
 
 
 def test_rig_configuration_stays_outside_the_repository(podman: Any) -> None:

@@ -366,8 +366,10 @@ class Session:
                     del output[:-MAX_OUTPUT]
 
             reader = threading.Thread(target=collect, daemon=True)
-            reader.start()
             try:
+                # Inside the try: a stop can land while start() waits for the reader
+                # thread, and must still end the job rather than leave it running.
+                reader.start()
                 code = process.wait()
             except Stop:
                 stopped = True
