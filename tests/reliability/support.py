@@ -135,6 +135,21 @@ def outcome(steps: list[Step]) -> str:
 # --- an operator's hand on the stand-in ------------------------------------------------
 
 
+def runpod_client(sim: StandIn, pins: frozenset[str] = frozenset()) -> RunPodClient:
+    """A RunPod client of the stand-in, with no rate limit of its own."""
+    masker = Masker()
+    return RunPodClient(
+        sim.runpod_api_key,
+        url=sim.runpod_url,
+        clock=SystemClock(),
+        masker=masker,
+        log=ApiLog(masker),
+        ca_bundle=sim.ca_bundle,
+        pins=pins,
+        limiter=False,
+    )
+
+
 class Operator:
     """Makes what a start leaves behind, straight through the APIs, and clears a run
     after a case so the next one starts from an empty account."""
@@ -142,15 +157,7 @@ class Operator:
     def __init__(self, sim: StandIn):
         self.sim = sim
         masker = Masker()
-        self.runpod = RunPodClient(
-            sim.runpod_api_key,
-            url=sim.runpod_url,
-            clock=SystemClock(),
-            masker=masker,
-            log=ApiLog(masker),
-            ca_bundle=sim.ca_bundle,
-            limiter=False,
-        )
+        self.runpod = runpod_client(sim)
         self.github = GitHubClient(
             sim.github_api_url,
             clock=SystemClock(),

@@ -16,15 +16,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from runpod_ssh_action.clock import SystemClock
 from runpod_ssh_action.errors import TlsError
-from runpod_ssh_action.masking import Masker
-from runpod_ssh_action.runpod import RunPodClient
 from runpod_ssh_action.sim import StandIn
-from runpod_ssh_action.transport import ApiLog
 
 from ..e2e import actionrun as action
-from .support import A6000, Tally, step_problems
+from .support import A6000, Tally, runpod_client, step_problems
 
 WRONG_PIN = "A" * 43 + "="
 
@@ -104,20 +100,6 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectProxy]:
         yield running
 
 
-def _client(sim: StandIn, pins: frozenset[str]) -> RunPodClient:
-    masker = Masker()
-    return RunPodClient(
-        sim.runpod_api_key,
-        url=sim.runpod_url,
-        clock=SystemClock(),
-        masker=masker,
-        log=ApiLog(masker),
-        ca_bundle=sim.ca_bundle,
-        pins=pins,
-        limiter=False,
-    )
-
-
 def _target(sim: StandIn) -> str:
     return sim.runpod_base_url.removeprefix("https://")
 
@@ -127,7 +109,7 @@ def test_a_matching_pin_is_answered_through_the_proxy(
 ) -> None:
     assert sim.spki_pin
     before = len(sim.requests(api="runpod"))
-    with _client(sim, frozenset({sim.spki_pin, WRONG_PIN})) as client:
+    with runpod_client(sim, frozenset({sim.spki_pin, WRONG_PIN})) as client:
         client.myself()
     reached = len(sim.requests(api="runpod")) - before
     held = proxy.tunnels == [_target(sim)] and reached == 1
@@ -140,7 +122,7 @@ def test_a_pin_mismatch_behind_the_proxy_is_refused_before_a_request(
     sim: StandIn, proxy: ConnectProxy, tally: Tally
 ) -> None:
     before = len(sim.requests(api="runpod"))
-    with _client(sim, frozenset({WRONG_PIN})) as client, pytest.raises(TlsError) as caught:
+    with runpod_client(sim, frozenset({WRONG_PIN})) as client, pytest.raises(TlsError) as caught:
         client.myself()
     reached = len(sim.requests(api="runpod")) - before
     held = proxy.tunnels == [_target(sim)] and reached == 0
