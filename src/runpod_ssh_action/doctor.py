@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from requests.utils import get_environ_proxies
 
@@ -22,6 +22,7 @@ from .errors import ActionError
 from .github import GitHubClient
 from .runpod import GpuType
 from .settings import Settings
+from .transport import bare_url
 
 OK, WARN, FAIL, SKIPPED = "ok", "warn", "FAIL", "skipped"
 GITHUB_CHECKS = ("GitHub credentials", "Runner permission", "Runner group", "Runner release")
@@ -202,16 +203,9 @@ def endpoint_row(check: str, url: str, ca_bundle: str | None) -> Row:
     # requests, under every client here, takes proxies from the environment like this.
     proxies = get_environ_proxies(url)
     proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")
-    route = f"through the proxy {without_credentials(proxy)}" if proxy else "no proxy"
+    route = f"through the proxy {bare_url(proxy)}" if proxy else "no proxy"
     trust = f"trusting the CA in {ca_bundle}" if ca_bundle else "the system's CAs"
     return Row(check, OK, f"{url}, {route}, {trust}")
-
-
-def without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # --- the report --------------------------------------------------------------------

@@ -40,7 +40,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .errors import ActionError, InputError
 from .naming import run_tag
-from .transport import CA_BUNDLE_VARIABLES, check_endpoint
+from .transport import CA_BUNDLE_VARIABLES, check_endpoint, runpod_graphql_url_variable
+from .transport import RUNPOD_GRAPHQL_URL_ENV as GRAPHQL_URL_ENV
+from .transport import RUNPOD_LEGACY_URL_ENV as LEGACY_URL_ENV
 
 # GitHub refuses a runner version about 30 days after a newer release (actions/runner
 # #4305), so the default is resolved per start from GitHub's release API.
@@ -120,15 +122,8 @@ class Environment:
         return env.get(self.variable(env)) or self.default
 
 
-# runpodctl reads the GraphQL URL from RUNPOD_GRAPHQL_URL and its REST base from
-# RUNPOD_API_URL (internal/configenv/configenv.go): the latter names the GraphQL
-# endpoint only when it ends in /graphql, and is read only then.
-GRAPHQL_URL_ENV, LEGACY_URL_ENV = "RUNPOD_GRAPHQL_URL", "RUNPOD_API_URL"
-
-
 def _legacy_graphql_url(env: Mapping[str, str]) -> bool:
-    legacy = env.get(LEGACY_URL_ENV, "").strip().rstrip("/")
-    return not env.get(GRAPHQL_URL_ENV, "").strip() and legacy.endswith("/graphql")
+    return runpod_graphql_url_variable(env) == LEGACY_URL_ENV
 
 
 @dataclass(frozen=True)

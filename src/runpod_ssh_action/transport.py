@@ -79,10 +79,24 @@ def ca_bundle_from_env(env: Mapping[str, str] | None = None) -> str | None:
     return next((env[name] for name in CA_BUNDLE_VARIABLES if env.get(name)), None)
 
 
+# runpodctl reads the GraphQL URL from RUNPOD_GRAPHQL_URL and its REST base from
+# RUNPOD_API_URL (internal/configenv/configenv.go): the latter names the GraphQL
+# endpoint only when it ends in /graphql, and is read only then.
+RUNPOD_GRAPHQL_URL_ENV, RUNPOD_LEGACY_URL_ENV = "RUNPOD_GRAPHQL_URL", "RUNPOD_API_URL"
+
+
+def runpod_graphql_url_variable(env: Mapping[str, str]) -> str | None:
+    """The variable that names RunPod's GraphQL URL, if any does."""
+    if env.get(RUNPOD_GRAPHQL_URL_ENV, "").strip():
+        return RUNPOD_GRAPHQL_URL_ENV
+    legacy = env.get(RUNPOD_LEGACY_URL_ENV, "").strip().rstrip("/")
+    return RUNPOD_LEGACY_URL_ENV if legacy.endswith("/graphql") else None
+
+
 # What the action talks to and whom it trusts when the environment says nothing.
 # RUNPOD_API_URL is left out: the settings already warn on the one case that reads it.
 _ENDPOINT_DEFAULTS = {
-    "RUNPOD_GRAPHQL_URL": "https://api.runpod.io/graphql",
+    RUNPOD_GRAPHQL_URL_ENV: "https://api.runpod.io/graphql",
     "GITHUB_API_URL": "https://api.github.com",
 }
 _TRUST_VARIABLES = (*CA_BUNDLE_VARIABLES, "SSL_CERT_DIR")
@@ -102,11 +116,11 @@ def environment_overrides(env: Mapping[str, str]) -> list[str]:
     for name, default in _ENDPOINT_DEFAULTS.items():
         value = env.get(name, "").strip()
         if value and value.rstrip("/") != default:
-            shown.append(f"{name}={_bare_url(value)}")
+            shown.append(f"{name}={bare_url(value)}")
     for name in sorted(env):
         lowered = name.lower()
         if lowered.endswith("_proxy") and lowered != "no_proxy" and env[name].strip():
-            shown.append(f"{name}={_bare_url(env[name].strip())}")
+            shown.append(f"{name}={bare_url(env[name].strip())}")
     shown += [
         f"{name}={env[name]}"
         for name in _TRUST_VARIABLES
@@ -123,7 +137,8 @@ def _system_trust() -> set[str]:
     return {os.path.realpath(path) for path in named}
 
 
-def _bare_url(value: str) -> str:
+def bare_url(value: str) -> str:
+    """Scheme, host, port and path: never the user and password a proxy URL may carry."""
     parts = urlsplit(value if "://" in value else "http://" + value)
     try:
         port = f":{parts.port}" if parts.port else ""

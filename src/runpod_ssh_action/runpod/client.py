@@ -39,6 +39,7 @@ from ..clock import Clock, remaining
 from ..errors import ActionError, InputError, NetworkError
 from ..masking import FIELD_MASK, Masker
 from ..transport import (
+    RUNPOD_GRAPHQL_URL_ENV,
     ApiLog,
     Metrics,
     RateLimiter,
@@ -46,6 +47,7 @@ from ..transport import (
     Transport,
     ca_bundle_from_env,
     check_endpoint,
+    runpod_graphql_url_variable,
 )
 from . import queries
 from .cache import GpuTypeCache, cache_key, default_cache_dir
@@ -68,10 +70,6 @@ from .models import Account, GpuType, Pod, PodSpec
 from .rate_limit import runpod_rate_limit
 
 DEFAULT_URL = "https://api.runpod.io/graphql"
-# runpodctl's name for the GraphQL endpoint (internal/configenv/configenv.go); to it
-# RUNPOD_API_URL is the REST base, so that one is read only when it names /graphql.
-URL_ENV = "RUNPOD_GRAPHQL_URL"
-LEGACY_URL_ENV = "RUNPOD_API_URL"
 # What a schema without spot lacks: any of these refused means "no spot here".
 SPOT_NAMES = frozenset(
     {
@@ -112,7 +110,9 @@ class RunPodClient:
         # Registered before anything else can print it, even in a validation error.
         masker.add(api_key)
         api_key = _checked_key(api_key)
-        self.url = check_endpoint(url or endpoint_from_env(os.environ) or DEFAULT_URL, URL_ENV)
+        self.url = check_endpoint(
+            url or endpoint_from_env(os.environ) or DEFAULT_URL, RUNPOD_GRAPHQL_URL_ENV
+        )
         self._clock = clock
         self._masker = masker
         self._log = log
@@ -607,13 +607,9 @@ def _checked_key(api_key: str) -> str:
 
 
 def endpoint_from_env(env: Mapping[str, str]) -> str | None:
-    """The GraphQL URL the environment names: RUNPOD_GRAPHQL_URL, else RUNPOD_API_URL
-    when it ends in /graphql (runpodctl means its REST base by that name)."""
-    url = env.get(URL_ENV, "").strip()
-    if url:
-        return url
-    legacy = env.get(LEGACY_URL_ENV, "").strip()
-    return legacy if legacy.rstrip("/").endswith("/graphql") else None
+    """The GraphQL URL the environment names (see runpod_graphql_url_variable)."""
+    variable = runpod_graphql_url_variable(env)
+    return env[variable].strip() if variable else None
 
 
 def _errors_of(response: requests.Response) -> Errors:
