@@ -17,7 +17,7 @@ from typing import TypeVar
 from .clock import remaining
 from .context import Clients, Context
 from .errors import ActionError, CancelledError, NetworkError, RateLimitedError, TlsError
-from .github.client import RunnerBusyError
+from .github.errors import RunnerBusyError
 from .runpod import Pod
 
 T = TypeVar("T")

@@ -37,8 +37,8 @@ from .auth import app_jwt
 from .errors import (
     AppNotInstalledError,
     GitHubError,
-    InvalidRequestError,
     PermissionMissingError,
+    RunnerBusyError,
     RunnerGroupNotFoundError,
     RunnerNameConflictError,
     RunnerNeverOnlineError,
@@ -82,25 +82,6 @@ ProgressCallback = Callable[[Mapping[int, str]], None]
 # \"<name>\" is still running a job" (quoted in actions/actions-runner-controller,
 # controllers/actions.summerwind.net/runner_graceful_stop.go).
 _BUSY = re.compile(r'Runner "(?P<name>[^"]*)" is still running a job', re.IGNORECASE)
-
-
-class RunnerBusyError(InvalidRequestError):
-    """GitHub will not delete a runner while it runs a job; once its machine is gone
-    it shows offline and can be deleted (reap does)."""
-
-    code = "GITHUB_RUNNER_BUSY"
-
-    def __init__(self, runner_id: int, runner_name: str, github_message: str):
-        self.runner_id = runner_id
-        self.runner_name = runner_name
-        super().__init__(
-            f"Runner {runner_id} ({runner_name}) was not deleted",
-            "it is still running a job, and GitHub deletes a runner only once it is idle "
-            "or offline",
-            "It goes offline with its pod; run this action with mode: reap to delete it then",
-            status=422,
-            github_message=github_message,
-        )
 
 
 @dataclass(frozen=True)

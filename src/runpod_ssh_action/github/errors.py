@@ -88,6 +88,25 @@ class InvalidRequestError(GitHubError):
     code = "GITHUB_INVALID_REQUEST"
 
 
+class RunnerBusyError(InvalidRequestError):
+    """GitHub will not delete a runner while it runs a job; once its machine is gone
+    it shows offline and can be deleted (reap does)."""
+
+    code = "GITHUB_RUNNER_BUSY"
+
+    def __init__(self, runner_id: int, runner_name: str, github_message: str):
+        self.runner_id = runner_id
+        self.runner_name = runner_name
+        super().__init__(
+            f"Runner {runner_id} ({runner_name}) was not deleted",
+            "it is still running a job, and GitHub deletes a runner only once it is idle "
+            "or offline",
+            "It goes offline with its pod; run this action with mode: reap to delete it then",
+            status=422,
+            github_message=github_message,
+        )
+
+
 class RunnerNeverOnlineError(GitHubError):
     """Runners did not all come online before the deadline.
 

@@ -11,12 +11,12 @@ from responses import matchers
 from runpod_ssh_action.clock import FakeClock
 from runpod_ssh_action.errors import NetworkError
 from runpod_ssh_action.github import GitHubClient, Runner, RunnerScope
-from runpod_ssh_action.github.client import RunnerBusyError
 from runpod_ssh_action.github.errors import (
     BadCredentialsError,
     GitHubError,
     InvalidRequestError,
     PermissionMissingError,
+    RunnerBusyError,
     RunnerGroupNotFoundError,
     RunnerNameConflictError,
 )
